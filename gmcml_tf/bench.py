@@ -1,0 +1,78 @@
+"""`gmcml-tf bench ...`: throughput benchmarks (figures for the README, never timed tests).
+
+bench render: the full pipeline (render 3 targets + composite + encode PNGs +
+write shards) against the bare render-and-read-back loop, on the same meshes,
+views and worker count, in one run. Start-up (spawning, GL contexts, mesh
+loading) is excluded from both: each worker loads and uploads its meshes first.
+"""
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing as mp
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+from tfrecords_tools.meshes import open_source
+from tfrecords_tools.plan import ShardTask, Unit
+from tfrecords_tools.render_config import RenderConfig
+
+_VR = None
+
+
+def _init(cfg: RenderConfig, n_models: int) -> None:
+    global _VR
+    from tfrecords_tools.worker import ViewRenderer
+    _VR = ViewRenderer(cfg, cache_size=n_models)
+    _VR.renderer._cache_size = n_models  # keep every mesh on the GPU: measure rendering, not uploads
+
+
+def _warm(units: list[Unit]) -> int:
+    for u in {u.ref: u for u in units}.values():
+        _VR.render_unit(u, "train", bare=True)
+    return _VR.mesh(units[0].ref).triangles
+
+
+def _run(units: list[Unit], mode: str, out_dir: str, shard_size: int) -> float:
+    t0 = time.perf_counter()
+    if mode == "bare":
+        for u in units:
+            _VR.render_unit(u, "train", bare=True)
+    else:
+        for i in range(0, len(units), shard_size):
+            chunk = tuple(units[i:i + shard_size])
+            task = ShardTask("train", i // shard_size, -(-len(units) // shard_size), chunk)
+            _VR.render_shard(task, Path(out_dir) / f"w{os.getpid()}")
+    return time.perf_counter() - t0
+
+
+def bench_render(cfg: RenderConfig, views: int = 2000, workers: int = 0,
+                 meshes: str | None = None) -> dict:
+    if meshes:
+        cfg = dataclasses.replace(cfg, meshes=meshes)
+    workers = workers or os.cpu_count() or 1
+    source = open_source(cfg.meshes, up_axis=cfg.up_axis, max_triangles=cfg.max_triangles,
+                         procedural_per_category=cfg.procedural_per_category, seed=cfg.seed)
+    models = source.models()
+    per_model = -(-views // len(models))
+    units = [Unit(ref, slot, 0) for ref in models for slot in range(per_model)][:views]
+    # Each worker gets whole models, so it loads only its own meshes.
+    chunks = [units[i::workers] for i in range(workers)]
+    chunks = [sorted(c, key=lambda u: (u.ref, u.slot)) for c in chunks if c]
+    triangles = {u.ref: source.load(u.ref).triangles for u in units[:: per_model]}
+    ctx = mp.get_context("spawn")
+    result = {"size": cfg.size, "workers": len(chunks), "views": len(units),
+              "meshes": cfg.meshes, "models": len(triangles),
+              "triangles_mean": round(sum(triangles.values()) / len(triangles), 1)}
+    with tempfile.TemporaryDirectory() as tmp, \
+            ctx.Pool(len(chunks), initializer=_init, initargs=(cfg, len(models))) as pool:
+        pool.starmap(_warm, [(c,) for c in chunks])
+        for mode in ("bare", "full"):
+            seconds = pool.starmap(_run, [(c, mode, tmp, cfg.views_per_shard) for c in chunks])
+            result[f"{'bare_' if mode == 'bare' else ''}views_per_s"] = round(len(units) / max(seconds), 1)
+    result["pipeline_fraction_of_bare"] = round(result["views_per_s"] / result["bare_views_per_s"], 3)
+    result["targets"] = {"views_per_s": 400, "pipeline_fraction_of_bare": 0.75}
+    result["machine"] = {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine()}
+    return dict(sorted(result.items(), key=lambda kv: kv[0] not in ("views_per_s", "bare_views_per_s")))

@@ -1,0 +1,150 @@
+"""`gmcml-tf`: argument parsing only; each command calls into the modules that do the work.
+
+User mistakes (bad config, missing files, unreadable data) end in one line on
+stderr and exit status 2; no traceback. Heavy imports (TensorFlow) happen only
+in the commands that need them.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be >= 1")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    return 0 if text.strip() == "0" else _positive_int(text)
+
+
+def _render_overrides(args) -> list[str]:
+    flags = {"meshes": "meshes", "backgrounds": "backgrounds", "out": "out", "views_per_model":
+             "views_per_model", "size": "size", "workers": "workers", "seed": "seed"}
+    out = [f"render.{key}={json.dumps(getattr(args, attr))}" for attr, key in flags.items()
+           if getattr(args, attr, None) is not None]
+    return out + list(args.set or [])
+
+
+def cmd_render(args) -> int:
+    from gmcml_tf.config import load_config
+    from tfrecords_tools.runners import render
+    cfg = load_config(args.config, _render_overrides(args)).render
+    m = render(cfg, show_progress=not args.no_progress)
+    run = m["_run"]
+    print(f"rendered {run['rendered_views']} views in {run['seconds']} s ({run['views_per_s']} views/s, "
+          f"{run['workers']} workers; {run['shards_skipped_complete']} complete shards kept) -> {cfg.out}")
+    for split, s in m["splits"].items():
+        cats = ", ".join(f"{k} {v}" for k, v in s["per_category"].items())
+        print(f"  {split}: {s['records']} records, {s['models']} models, {s['shards']} shards ({cats})")
+    if m["skipped_meshes"]:
+        print(f"  skipped {len(m['skipped_meshes'])} meshes (reasons in manifest.json):")
+        for key, info in list(m["skipped_meshes"].items())[:10]:
+            print(f"    {key}: {info['reason']}")
+    mt = m["missing_textures"]
+    if mt["textures"]:
+        print(f"  {mt['textures']} missing textures in {mt['models']} models (material colour used)")
+    print(f"  triangles per model: mean {m['triangles']['mean']}, max {m['triangles']['max']}")
+    return 0
+
+
+def cmd_data_stats(args) -> int:
+    from tfrecords_tools.stats import stats
+    result = stats(args.dir, args.out, photos=args.photos)
+    for split, s in result["splits"].items():
+        print(f"{split}: {s['records']} records, {s['models']} models")
+        for cat, n in s["per_category"].items():
+            print(f"  {cat:12s} {n}")
+    for p in result["mean_std_images"]:
+        print(f"wrote {p} (mean | std)")
+    return 0
+
+
+def cmd_data_preview(args) -> int:
+    from tfrecords_tools.stats import preview
+    path = preview(args.dir, args.out, n=args.n, split=args.split)
+    print(f"wrote {path} (rows: RGB | mask | depth | alpha)")
+    return 0
+
+
+def cmd_bench_render(args) -> int:
+    from gmcml_tf.bench import bench_render
+    from gmcml_tf.config import load_config
+    cfg = load_config(args.config, list(args.set or [])).render
+    result = bench_render(cfg, views=args.views, workers=args.workers, meshes=args.meshes)
+    print(json.dumps(result, indent=2))
+    if args.json:
+        from tfrecords_tools.writer import write_json_atomic
+        write_json_atomic(args.json, result)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gmcml-tf", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("render", help="render 3D models into paired RGB/mask/depth TFRecord shards")
+    r.add_argument("--config", help="YAML config (configs/*.yaml); defaults if omitted")
+    r.add_argument("--meshes", help="DIR | shapenet:DIR | procedural")
+    r.add_argument("--backgrounds", help="DIR | none | default")
+    r.add_argument("--out", help="output folder for shards and manifest.json")
+    r.add_argument("--views-per-model", type=_positive_int)
+    r.add_argument("--size", type=_positive_int, help="output size in pixels (square)")
+    r.add_argument("--workers", type=_non_negative_int, help="processes (0: one per core)")
+    r.add_argument("--seed", type=int)
+    r.add_argument("--set", action="append", metavar="KEY=VALUE", help="override any config key")
+    r.add_argument("--no-progress", action="store_true")
+    r.set_defaults(func=cmd_render)
+
+    d = sub.add_parser("data", help="inspect rendered shards").add_subparsers(dest="data_command",
+                                                                              required=True)
+    s = d.add_parser("stats", help="counts per split and category; mean/std images (paper Fig. 3)")
+    s.add_argument("dir")
+    s.add_argument("--out", help="folder for the PNGs and stats.json (default DIR/stats)")
+    s.add_argument("--photos", help="also a folder of real photos, for comparison")
+    s.set_defaults(func=cmd_data_stats)
+    v = d.add_parser("preview", help="a grid of RGB | mask | depth | alpha samples")
+    v.add_argument("dir")
+    v.add_argument("--out", required=True, help="PNG path")
+    v.add_argument("--n", type=_positive_int, default=12)
+    v.add_argument("--split", choices=["train", "val"])
+    v.set_defaults(func=cmd_data_preview)
+
+    b = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench_command", required=True)
+    br = b.add_parser("render", help="full render pipeline vs the bare render loop")
+    br.add_argument("--config", help="YAML config (render section)")
+    br.add_argument("--meshes", default=None, help="DIR | shapenet:DIR | procedural (default: config)")
+    br.add_argument("--views", type=_positive_int, default=2000)
+    br.add_argument("--workers", type=_non_negative_int, default=0)
+    br.add_argument("--set", action="append", metavar="KEY=VALUE")
+    br.add_argument("--json", help="also write the result here")
+    br.set_defaults(func=cmd_bench_render)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tfrecords_tools.compose import BackgroundError
+    from tfrecords_tools.configlib import ConfigError
+    from tfrecords_tools.meshes import MeshError, SourceError
+    from tfrecords_tools.stats import DataError
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ConfigError, SourceError, MeshError, BackgroundError, DataError, FileNotFoundError) as e:
+        print(f"gmcml-tf: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("gmcml-tf: interrupted; complete shards are kept, re-run the same command to resume",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

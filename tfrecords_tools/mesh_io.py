@@ -1,0 +1,629 @@
+"""One mesh file -> `MeshAsset`: trimesh conversion, clean-up, up axis, decimation.
+
+`meshes.py` decides *which* files are models; this module turns one of them into
+something the renderer can draw, or says in one line why it cannot (`MeshError`).
+
+trimesh is used with `process=False` (no vertex merging: it costs time and we
+would undo it anyway, as texture seams need split vertices), so the clean-up it
+would do (non-finite vertices, degenerate faces, unused vertices) is done here.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import re
+import struct
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .asset import MeshAsset, Primitive, validate
+
+MESH_EXTENSIONS = (".obj", ".glb", ".gltf", ".ply", ".off", ".stl")
+UP_AXES = ("x", "y", "z", "-x", "-y", "-z")
+MAX_TEXTURE_SIZE = 1024        # px; larger textures cost upload time, not accuracy at our view sizes
+DEFAULT_COLOR = Primitive.__dataclass_fields__["color"].default
+_KEEP_SMALL = 64               # primitives this small are not decimated (a decal would vanish)
+
+
+class MeshError(Exception):
+    """One mesh cannot be used. `str(e)` is a one-line reason; `e.path` names the file."""
+
+    def __init__(self, reason: str, path: str = ""):
+        super().__init__(reason, path)   # both in args, so the error survives pickling
+        self.reason = " ".join(str(reason).split())
+        self.path = path
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+def printable(s: str) -> str:
+    """A file name that can be printed and UTF-8 encoded (undecodable bytes as \\xNN)."""
+    return s.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+# --------------------------------------------------------------------- up axis
+def up_rotation(axis: str) -> np.ndarray:
+    """Proper rotation (det +1, so nothing is mirrored) taking `axis` to +Z."""
+    rows = {
+        "z": [[1, 0, 0], [0, 1, 0], [0, 0, 1]],
+        "y": [[1, 0, 0], [0, 0, -1], [0, 1, 0]],     # +90 deg about X
+        "-y": [[1, 0, 0], [0, 0, 1], [0, -1, 0]],
+        "x": [[0, 0, -1], [0, 1, 0], [1, 0, 0]],     # -90 deg about Y
+        "-x": [[0, 0, 1], [0, 1, 0], [-1, 0, 0]],
+        "-z": [[1, 0, 0], [0, -1, 0], [0, 0, -1]],   # 180 deg about X
+    }
+    if axis not in rows:
+        raise ValueError(f"up axis must be one of {', '.join(UP_AXES)}, not {axis!r}")
+    return np.array(rows[axis], dtype=np.float64)
+
+
+def _rotated(p: Primitive, rot: np.ndarray) -> Primitive:
+    normals = None if p.normals is None else (p.normals @ rot.T).astype(np.float32)
+    return dataclasses.replace(p, positions=(p.positions @ rot.T).astype(np.float32), normals=normals)
+
+
+# -------------------------------------------------------------- finishing steps
+def finish(asset: MeshAsset, *, up_axis: str = "z", max_triangles: int | None = None) -> MeshAsset:
+    """Rotate to Z-up, decimate, normalise and validate; raise MeshError on failure.
+
+    The heading (which way the front points) is not normalised: glTF, ShapeNet and
+    exporters disagree about it, and the renderer samples all azimuths anyway.
+    """
+    prims = asset.primitives
+    notes = list(asset.notes)
+    if up_axis != "z":
+        rot = up_rotation(up_axis)
+        prims = [_rotated(p, rot) for p in prims]
+    if max_triangles is not None and sum(p.triangles for p in prims) > max_triangles:
+        before = sum(p.triangles for p in prims)
+        prims = decimate(prims, max_triangles)
+        notes.append(f"decimated {before} -> {sum(p.triangles for p in prims)} triangles")
+    asset = dataclasses.replace(asset, primitives=prims, notes=notes)
+    try:
+        validate(asset)
+        asset = asset.normalized()
+        validate(asset)
+    except ValueError as e:
+        raise MeshError(str(e), asset.source) from None
+    return asset
+
+
+# ------------------------------------------------------------------ decimation
+def decimate(prims: list[Primitive], max_triangles: int) -> list[Primitive]:
+    """Reduce to about `max_triangles`, each large primitive by the same ratio."""
+    total = sum(p.triangles for p in prims)
+    if total <= max_triangles:
+        return prims
+    fixed = sum(p.triangles for p in prims if p.triangles <= _KEEP_SMALL)
+    if max_triangles - fixed > 0 and total > fixed:
+        ratio, floor = (max_triangles - fixed) / (total - fixed), _KEEP_SMALL
+    else:  # many tiny parts: everything has to shrink
+        ratio, floor = max_triangles / total, 4
+    out = []
+    for p in prims:
+        target = max(4, int(p.triangles * ratio))
+        if p.triangles > floor and target < p.triangles:
+            p = _simplify(p, target)
+        if p.triangles:
+            out.append(p)
+    return out
+
+
+def _simplify(p: Primitive, target: int) -> Primitive:
+    import fast_simplification as fs
+
+    faces = p.faces.astype(np.int32)
+    _, _, collapses = fs.simplify(p.positions, faces, target_count=target, return_collapses=True)
+    # The replay gives the old->new vertex map that `simplify` alone does not, so
+    # per-vertex attributes (UV, normal) can follow the collapses.
+    points, new_faces, mapping = fs.replay_simplification(p.positions, faces, collapses)
+    points = np.asarray(points, dtype=np.float32)
+    # Each new vertex takes the attributes of the nearest original vertex that was
+    # collapsed into it: same side of any UV seam, close in position.
+    src = np.flatnonzero(mapping >= 0)
+    dst = mapping[src]
+    dist = ((p.positions[src] - points[dst]) ** 2).sum(1)
+    order = np.lexsort((dist, dst))
+    dst_sorted, src_sorted = dst[order], src[order]
+    first = np.r_[True, dst_sorted[1:] != dst_sorted[:-1]]
+    rep = np.full(len(points), -1, dtype=np.int64)
+    rep[dst_sorted[first]] = src_sorted[first]
+    if (rep < 0).any():
+        from scipy.spatial import cKDTree
+        missing = np.flatnonzero(rep < 0)
+        rep[missing] = cKDTree(p.positions).query(points[missing])[1]
+    new_faces = np.asarray(new_faces, dtype=np.uint32).reshape(-1, 3)
+    normals = None if p.normals is None else p.normals[rep]
+    uv = None if p.uv is None else p.uv[rep]
+    return dataclasses.replace(p, positions=points, faces=new_faces, normals=normals, uv=uv)
+
+
+# ------------------------------------------------------------------- geometry
+def vertex_normals(positions: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Area-weighted vertex normals (bincount: much faster than np.add.at)."""
+    tri = positions[faces].astype(np.float64)
+    fn = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    idx = faces.ravel()
+    n = np.stack([np.bincount(idx, np.repeat(fn[:, k], 3), minlength=len(positions))
+                  for k in range(3)], axis=1)
+    return _unit(n)
+
+
+def _unit(n: np.ndarray) -> np.ndarray:
+    length = np.linalg.norm(n, axis=1, keepdims=True)
+    out = np.divide(n, length, out=np.zeros_like(n, dtype=np.float64), where=length > 0)
+    out[length[:, 0] == 0] = (0.0, 0.0, 1.0)
+    return out.astype(np.float32)
+
+
+@dataclasses.dataclass
+class _Counts:
+    nonfinite_faces: int = 0
+    zero_area_faces: int = 0
+    faces_in: int = 0
+
+
+def _clean(p: Primitive, scale: float, counts: _Counts) -> Primitive | None:
+    """Drop faces touching non-finite vertices and zero-area faces, then unused vertices."""
+    pos, faces = p.positions, p.faces
+    counts.faces_in += len(faces)
+    if len(faces) and int(faces.max()) >= len(pos):
+        raise MeshError("face index out of range")
+    finite = np.isfinite(pos).all(1)
+    keep = finite[faces].all(1)
+    counts.nonfinite_faces += int((~keep).sum())
+    faces = faces[keep]
+    tri = pos[faces].astype(np.float64)
+    area2 = np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+    ok = area2 > 1e-12 * scale * scale
+    counts.zero_area_faces += int((~ok).sum())
+    faces = faces[ok]
+    if not len(faces):
+        return None
+    used = np.zeros(len(pos), dtype=bool)
+    used[faces] = True
+    normals, uv = p.normals, p.uv
+    if not used.all():
+        remap = np.cumsum(used) - 1
+        faces = remap[faces]
+        pos = pos[used]
+        normals = None if normals is None else normals[used]
+        uv = None if uv is None else uv[used]
+    faces = faces.astype(np.uint32)
+    if normals is None or normals.shape != pos.shape:
+        normals = vertex_normals(pos, faces)
+    else:
+        normals = normals.astype(np.float32)
+        length = np.linalg.norm(normals, axis=1)
+        bad = ~np.isfinite(length) | (length < 1e-8)
+        if bad.any():
+            normals = normals.copy()
+            normals[bad] = vertex_normals(pos, faces)[bad]
+            length[bad] = 1.0
+        normals = (normals / length[:, None]).astype(np.float32)
+    if uv is not None:
+        uv = np.nan_to_num(uv.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    return dataclasses.replace(p, positions=pos.astype(np.float32), faces=faces, normals=normals, uv=uv)
+
+
+def clean_primitives(prims: list[Primitive], notes: list[str]) -> list[Primitive]:
+    """Clean every primitive; raise MeshError if nothing drawable is left."""
+    finite = [p.positions[np.isfinite(p.positions).all(1)] for p in prims]
+    finite = [f for f in finite if len(f)]
+    if not finite:
+        raise MeshError("non-finite vertex coordinates (NaN/inf) everywhere" if any(
+            len(p.positions) for p in prims) else "no triangles")
+    pts = np.concatenate(finite)
+    scale = float(np.linalg.norm(pts.max(0) - pts.min(0)))
+    if scale == 0.0:
+        raise MeshError("zero extent (all vertices coincide)")
+    counts = _Counts()
+    out = [c for c in (_clean(p, scale, counts) for p in prims) if c is not None]
+    if not out:
+        if counts.nonfinite_faces == counts.faces_in:
+            raise MeshError("non-finite vertex coordinates (NaN/inf) in every face")
+        raise MeshError(f"all {counts.faces_in} faces have zero area")
+    if counts.nonfinite_faces:
+        notes.append(f"dropped {counts.nonfinite_faces} faces with non-finite vertices")
+    if counts.zero_area_faces:
+        notes.append(f"dropped {counts.zero_area_faces} zero-area faces")
+    return out
+
+
+def merge_by_material(prims: list[Primitive]) -> list[Primitive]:
+    """One primitive per (texture, colour): fewer draw calls, same image."""
+    groups: dict[tuple, list[Primitive]] = {}
+    for p in prims:
+        key = (None if p.texture is None else id(p.texture), tuple(round(c, 6) for c in p.color))
+        groups.setdefault(key, []).append(p)
+    out = []
+    for group in groups.values():
+        if len(group) == 1:
+            out.append(group[0])
+            continue
+        offsets = np.cumsum([0] + [len(p.positions) for p in group[:-1]])
+        out.append(Primitive(
+            positions=np.concatenate([p.positions for p in group]),
+            faces=np.concatenate([p.faces + np.uint32(o) for p, o in zip(group, offsets)]),
+            normals=np.concatenate([p.normals for p in group]),
+            uv=None if group[0].uv is None else np.concatenate([p.uv for p in group]),
+            texture=group[0].texture, color=group[0].color))
+    return out
+
+
+# -------------------------------------------------------------------- textures
+def texture_array(img, *, keep_alpha: bool = True) -> np.ndarray:
+    """PIL image -> (H, W, 3|4) uint8 as stored (first row = top), at most MAX_TEXTURE_SIZE."""
+    from PIL import Image
+
+    w, h = img.size
+    if max(w, h) > MAX_TEXTURE_SIZE:
+        k = MAX_TEXTURE_SIZE / max(w, h)
+        size = (max(1, round(w * k)), max(1, round(h * k)))
+        with contextlib.suppress(Exception):
+            img.draft("RGB", size)       # JPEG: decode at reduced scale, much faster
+    has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
+    mode = "RGBA" if (has_alpha and keep_alpha) else "RGB"
+    if img.mode != mode:
+        img = img.convert(mode)
+    if max(img.size) > MAX_TEXTURE_SIZE:
+        k = MAX_TEXTURE_SIZE / max(img.size)
+        img = img.resize((max(1, round(img.size[0] * k)), max(1, round(img.size[1] * k))),
+                         Image.BILINEAR, reducing_gap=2.0)
+    arr = np.array(img, dtype=np.uint8)
+    if arr.ndim != 3 or arr.shape[2] not in (3, 4) or arr.size == 0:
+        raise ValueError(f"unsupported texture shape {arr.shape}")
+    if arr.shape[2] == 4 and (arr[..., 3] == 255).all():
+        arr = np.ascontiguousarray(arr[..., :3])   # opaque after all: spare the renderer a blend
+    return arr
+
+
+# ------------------------------------------------------------------- trimesh
+@contextlib.contextmanager
+def _quiet():
+    """trimesh and PIL log and warn freely on imperfect files; we report in one line instead."""
+    logger = logging.getLogger("trimesh")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+def _resolver(path: str, root: str):
+    """A trimesh resolver that may read anywhere under `root` (ShapeNet v2's MTL says
+    `../images/x.jpg`, which trimesh's default resolver refuses) but not outside it."""
+    from trimesh.resolvers import FilePathResolver
+
+    class Bounded(FilePathResolver):
+        def absolute(self, name: str) -> Path:
+            p = (Path(self.parent) / name.strip().replace("\\", "/")).resolve()
+            if not p.is_relative_to(Path(root).resolve()):
+                raise ValueError(f"{name!r} escapes {root!r}")
+            return p
+
+        def namespaced(self, namespace: str):
+            return Bounded(os.path.join(self.parent, namespace))
+
+    return Bounded(os.path.abspath(path))
+
+
+def _material_of(geom):
+    visual = getattr(geom, "visual", None)
+    return visual, getattr(visual, "material", None)
+
+
+def load_file(path: str, *, model_id: str, category: str, root: str | None = None,
+              up_axis: str = "y", max_triangles: int | None = None) -> MeshAsset:
+    """Load one mesh file into a finished (Z-up, normalised, validated) MeshAsset."""
+    try:
+        return finish(_read(path, model_id, category, root), up_axis=up_axis, max_triangles=max_triangles)
+    except MeshError as e:
+        e.path = e.path or path
+        raise
+    except MemoryError:
+        raise MeshError("out of memory while loading", path) from None
+
+
+def _read(path: str, model_id: str, category: str, root: str | None) -> MeshAsset:
+    import trimesh
+
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in MESH_EXTENSIONS:
+        raise MeshError(f"unsupported file type {ext!r}", path)
+    try:
+        size = os.path.getsize(path)
+    except OSError as e:
+        raise MeshError(f"cannot read file: {e.strerror or e}", path) from None
+    if size == 0:
+        raise MeshError("empty file", path)
+    root = root or os.path.dirname(os.path.abspath(path))
+    notes: list[str] = []
+    missing = 0
+    mtl = _ObjMaterials(path, root) if ext == ".obj" else None
+    expected_gltf = _gltf_textured_materials(path) if ext in (".glb", ".gltf") else None
+    with _quiet():
+        try:
+            with open(path, "rb") as f:
+                scene = trimesh.load(f, file_type=ext[1:], resolver=_resolver(path, root),
+                                     force="scene", process=False)
+        except MeshError:
+            raise
+        except Exception as e:
+            raise MeshError(f"unreadable {ext[1:].upper()} file ({type(e).__name__}: {e})", path) from None
+
+        textures: dict[int, np.ndarray | None] = {}   # id(PIL image) -> array; shared images decode once
+        textured_materials: set[int] = set()
+        prims: list[Primitive] = []
+        for node in scene.graph.nodes_geometry:
+            transform, geom_name = scene.graph[node]
+            geom = scene.geometry.get(geom_name)
+            if not isinstance(geom, trimesh.Trimesh) or not len(geom.faces):
+                continue
+            prim = _primitive(geom, np.asarray(transform, dtype=np.float64))
+            visual, material = _material_of(geom)
+            color, image, keep_alpha = _material_color(material, visual)
+            if mtl is not None:
+                color, image, keep_alpha = mtl.resolve(material, color)
+            tex = None
+            if image is not None:
+                if id(image) not in textures:
+                    try:
+                        textures[id(image)] = texture_array(image, keep_alpha=keep_alpha)
+                    except Exception as e:
+                        textures[id(image)] = None
+                        if mtl is None:
+                            notes.append(f"texture could not be decoded ({type(e).__name__})")
+                        else:
+                            mtl.failed(material)
+                tex = textures[id(image)]
+            if tex is not None and prim.uv is not None:
+                textured_materials.add(id(material))
+                if getattr(material, "alphaMode", None) == "MASK":
+                    tex = _mask_alpha(tex, color, material)
+                    color = (*color[:3], 1.0)
+                    textures.setdefault(-id(material), tex)   # keep it alive so id() stays unique
+                prim = dataclasses.replace(prim, texture=tex, color=color)
+            else:
+                prim = dataclasses.replace(prim, uv=None, color=color)
+            if prim.color[3] <= 0.0 and prim.texture is None:
+                continue        # fully transparent (e.g. glTF MASK below cutoff): nothing to draw
+            prims.append(prim)
+    if not prims:
+        kinds = {type(g).__name__ for g in scene.geometry.values()}
+        raise MeshError("no triangles" + (f" (only {', '.join(sorted(kinds))})" if kinds else
+                                          " (file unreadable or has no faces)"), path)
+    if mtl is not None:
+        missing += mtl.report(notes)
+    if expected_gltf is not None:
+        lost = max(0, expected_gltf - len(textured_materials))
+        if lost:
+            missing += lost
+            notes.append(f"{lost} of {expected_gltf} textured materials have no decodable "
+                         "base colour texture: using the material colour")
+    prims = clean_primitives(prims, notes)
+    prims = merge_by_material(prims)
+    return MeshAsset(model_id=model_id, category=category, source=path, primitives=prims,
+                     missing_textures=missing, notes=notes)
+
+
+def _primitive(geom, transform: np.ndarray) -> Primitive:
+    positions = np.asarray(geom.vertices, dtype=np.float64)
+    faces = np.asarray(geom.faces, dtype=np.int64)
+    normals = None
+    try:    # normals stored in the file; trimesh would otherwise compute its own
+        if "vertex_normals" in geom._cache:
+            normals = np.asarray(geom._cache["vertex_normals"], dtype=np.float64)
+    except Exception:
+        normals = None
+    uv = getattr(geom.visual, "uv", None)
+    if uv is not None:
+        uv = np.asarray(uv, dtype=np.float32)
+        if uv.shape != (len(positions), 2):
+            uv = None
+    if not np.allclose(transform, np.eye(4)):
+        m = transform[:3, :3]
+        positions = positions @ m.T + transform[:3, 3]
+        if normals is not None:
+            with np.errstate(all="ignore"):
+                normals = normals @ np.linalg.inv(m) if abs(np.linalg.det(m)) > 1e-12 else None
+        if np.linalg.det(m) < 0:        # a mirroring node: keep faces counter-clockwise
+            faces = faces[:, ::-1]
+    return Primitive(positions=positions.astype(np.float32), faces=faces, normals=normals, uv=uv)
+
+
+def _material_color(material, visual):
+    """(RGBA in [0,1], PIL image or None, keep texture alpha?) from a trimesh visual."""
+    from trimesh.visual.material import PBRMaterial, SimpleMaterial
+
+    if isinstance(material, PBRMaterial):
+        factor = material.baseColorFactor
+        color = _rgba(factor) if factor is not None else (1.0, 1.0, 1.0, 1.0)
+        image = material.baseColorTexture
+        mode = material.alphaMode or "OPAQUE"
+        if mode == "OPAQUE":          # glTF: alpha is ignored for opaque materials
+            color = (*color[:3], 1.0)
+        return color, image, mode != "OPAQUE"
+    if isinstance(material, SimpleMaterial):
+        return _rgba(material.diffuse), material.image, True
+    kind = getattr(visual, "kind", None)
+    if kind == "vertex":
+        return _rgba(np.asarray(visual.vertex_colors).mean(0)), None, True
+    if kind == "face":
+        return _rgba(np.asarray(visual.face_colors).mean(0)), None, True
+    return DEFAULT_COLOR, None, True
+
+
+def _rgba(c) -> tuple[float, float, float, float]:
+    c = np.asarray(c, dtype=np.float64).ravel()
+    if c.size == 0:
+        return DEFAULT_COLOR
+    if c.max(initial=0) > 1.0 or np.issubdtype(np.asarray(c).dtype, np.integer):
+        c = c / 255.0
+    c = np.clip(np.concatenate([c[:4], [1.0] * (4 - min(4, c.size))]), 0.0, 1.0)
+    return tuple(float(x) for x in c)
+
+
+def _mask_alpha(tex: np.ndarray, color, material) -> np.ndarray:
+    """glTF alphaMode MASK baked into the texture: alpha becomes 0 or 255."""
+    cutoff = getattr(material, "alphaCutoff", None)
+    cutoff = 0.5 if cutoff is None else float(cutoff)
+    if tex.shape[2] == 3:
+        return tex if color[3] >= cutoff else np.dstack([tex, np.zeros(tex.shape[:2], np.uint8)])
+    alpha = tex[..., 3].astype(np.float32) / 255.0 * color[3]
+    out = tex.copy()
+    out[..., 3] = np.where(alpha >= cutoff, 255, 0)
+    return out
+
+
+# ------------------------------------------------------------ OBJ/MTL expectations
+_MAP_OPTIONS = {"-blendu": 1, "-blendv": 1, "-bm": 1, "-boost": 1, "-cc": 1, "-clamp": 1,
+                "-imfchan": 1, "-mm": 2, "-o": 3, "-s": 3, "-t": 3, "-texres": 1, "-type": 1}
+
+
+def _map_file(rest: str) -> str:
+    """The file name of a `map_Kd [options] file` line (trimesh keeps the options in it)."""
+    tokens = rest.split()
+    i = 0
+    while i < len(tokens) and tokens[i].lower() in _MAP_OPTIONS:
+        n = _MAP_OPTIONS[tokens[i].lower()]
+        i += 1
+        for _ in range(n):    # -o/-s/-t take 1 to 3 numbers
+            if i < len(tokens) and re.fullmatch(r"[-+]?[\d.]+(e[-+]?\d+)?", tokens[i], re.I):
+                i += 1
+            elif n == 1 and i < len(tokens) and not tokens[i].startswith("-"):
+                i += 1
+    return " ".join(tokens[i:])
+
+
+class _ObjMaterials:
+    """What the OBJ's MTL promises, to tell real textures from missing ones.
+
+    trimesh only logs (at debug level) when an MTL or texture is missing, invents a
+    grey 2x2 texture when the MTL is absent, and does not understand `map_Kd -s ...`
+    options, so the MTL is parsed here too and trimesh's result checked against it.
+    """
+
+    def __init__(self, path: str, root: str):
+        self.dir = os.path.dirname(os.path.abspath(path))
+        self.root = root
+        self.mtl_name: str | None = None
+        self.mtl_missing = False
+        self.materials: dict[str, dict] = {}
+        self.lost: dict[str, str] = {}          # texture file -> why
+        with open(path, "rb") as f:
+            m = re.search(rb"^[ \t]*mtllib[ \t]+(.+?)[ \t]*\r?$", f.read(), re.M)
+        if m is None:
+            return
+        # trimesh reads only the first `mtllib` statement; do the same so names agree
+        self.mtl_name = m.group(1).decode("utf-8", "surrogateescape")
+        mtl_path = self._find(self.mtl_name)
+        if mtl_path is None:
+            self.mtl_missing = True
+            return
+        current = None
+        with open(mtl_path, "rb") as f:
+            for raw in f.read().decode("utf-8", "surrogateescape").splitlines():
+                parts = raw.strip().split(None, 1)
+                if len(parts) < 2:
+                    continue
+                key, rest = parts[0].lower(), parts[1].strip()
+                if key == "newmtl":
+                    current = self.materials.setdefault(" ".join(rest.split()), {})
+                elif current is not None and key == "map_kd":
+                    current["map_kd"] = _map_file(rest)
+                elif current is not None and key == "d":
+                    with contextlib.suppress(ValueError):
+                        current["d"] = float(rest.split()[-1])
+
+    def _find(self, name: str) -> str | None:
+        """The file an MTL names, tolerating Windows separators and a wrong folder or case."""
+        name = name.strip().strip('"').replace("\\", "/")
+        base = os.path.basename(name)
+        for cand in (os.path.join(self.dir, name), os.path.join(self.dir, base)):
+            cand = os.path.normpath(cand)
+            if os.path.isfile(cand) and Path(cand).resolve().is_relative_to(Path(self.root).resolve()):
+                return cand
+        folder = os.path.normpath(os.path.join(self.dir, os.path.dirname(name)))
+        with contextlib.suppress(OSError):
+            for entry in os.listdir(folder):
+                if entry.lower() == base.lower():
+                    return os.path.join(folder, entry)
+        return None
+
+    def resolve(self, material, color):
+        """(colour, image, keep_alpha) for one trimesh material, by the MTL's account."""
+        name = getattr(material, "name", None)
+        spec = self.materials.get(name) if not self.mtl_missing else None
+        if spec is None:   # no MTL, or a name it does not define: trimesh's grey placeholder is not real
+            return (DEFAULT_COLOR if self.mtl_missing or not self.materials else color), None, True
+        d = spec.get("d")
+        if d is not None and 0.0 < d < 1.0:
+            color = (*color[:3], d)
+        image = getattr(material, "image", None)
+        texfile = spec.get("map_kd")
+        if not texfile:
+            return color, None, True
+        if image is None:        # trimesh could not find/decode it; try the forgiving lookup
+            found = self._find(texfile)
+            if found is None:
+                self.lost.setdefault(texfile, "not found")
+            else:
+                from PIL import Image
+                try:
+                    image = Image.open(found)
+                    image.load()
+                except Exception as e:
+                    image = None
+                    self.lost.setdefault(texfile, f"unreadable ({type(e).__name__})")
+        if image is not None:
+            self._images = getattr(self, "_images", {})
+            image = self._images.setdefault(texfile, image)   # one decode per file
+        return color, image, True
+
+    def failed(self, material):
+        spec = self.materials.get(getattr(material, "name", None), {})
+        self.lost.setdefault(spec.get("map_kd", "?"), "unreadable")
+
+    def report(self, notes: list[str]) -> int:
+        if self.mtl_missing:
+            notes.append(f"material file {printable(self.mtl_name)!r} not found: using a default colour")
+            return 1
+        for texfile, why in sorted(self.lost.items()):
+            notes.append(f"texture {printable(texfile)!r} {why}: using the material colour")
+        return len(self.lost)
+
+
+def _gltf_textured_materials(path: str) -> int | None:
+    """How many materials used by mesh primitives have a base colour texture."""
+    try:
+        with open(path, "rb") as f:
+            if path.lower().endswith(".glb"):
+                magic, _, _ = struct.unpack("<4sII", f.read(12))
+                length, kind = struct.unpack("<I4s", f.read(8))
+                if magic != b"glTF" or kind != b"JSON":
+                    return None
+                header = json.loads(f.read(length))
+            else:
+                header = json.load(f)
+        materials = header.get("materials", [])
+        used = {p["material"] for m in header.get("meshes", []) for p in m.get("primitives", [])
+                if "material" in p}
+        count = 0
+        for i in used:
+            mat = materials[i]
+            if "baseColorTexture" in mat.get("pbrMetallicRoughness", {}) or "diffuseTexture" in \
+                    mat.get("extensions", {}).get("KHR_materials_pbrSpecularGlossiness", {}):
+                count += 1
+        return count
+    except Exception:
+        return None      # trimesh will say what is wrong with the file

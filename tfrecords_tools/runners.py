@@ -1,0 +1,124 @@
+"""Run a render: plan the shards, render the missing ones on a local process pool, write the manifest.
+
+Re-running the same command skips complete shards and finishes the rest.
+Workers are spawned (not forked) processes, each with its own EGL context.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import multiprocessing as mp
+import os
+import platform
+import queue
+import time
+from pathlib import Path
+
+from tfrecords_tools import writer
+from tfrecords_tools.configlib import ConfigError
+from tfrecords_tools.meshes import open_source
+from tfrecords_tools.plan import ShardTask, make_shards
+from tfrecords_tools.render_config import RenderConfig
+
+# Settings that do not change a single output byte; everything else must match on resume.
+_NOT_IDENTITY = ("out", "workers", "device_index")
+
+
+def identity(cfg: RenderConfig) -> dict:
+    d = dataclasses.asdict(cfg)
+    for k in _NOT_IDENTITY:
+        d.pop(k)
+    return json.loads(json.dumps(d))  # tuples -> lists, as stored on disk
+
+
+def versions() -> dict:
+    import importlib.metadata as md
+    out = {"python": platform.python_version()}
+    for pkg in ("gmcml-tf", "numpy", "pillow", "trimesh", "moderngl", "tensorflow"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def _check_out_dir(out: Path, cfg: RenderConfig) -> None:
+    """Refuse to mix shards of two different renders in one folder."""
+    stamp = out / "render_config.json"
+    if stamp.is_file():
+        old = json.loads(stamp.read_text())
+        if old != identity(cfg):
+            diff = sorted(k for k in set(old) | set(identity(cfg)) if old.get(k) != identity(cfg).get(k))
+            raise ConfigError(f"{out} holds a render with other settings (differs in: {', '.join(diff)}); "
+                              "use another --out or delete it")
+    elif out.is_dir() and any(out.glob("*.tfrecord")):
+        raise ConfigError(f"{out} already holds shards of an unknown render; use another --out")
+    else:
+        writer.write_json_atomic(stamp, identity(cfg))
+
+
+_WORKER = None
+
+
+def _init_worker(cfg: RenderConfig, progress_q) -> None:
+    global _WORKER, _PROGRESS
+    from tfrecords_tools.worker import ViewRenderer
+    _WORKER, _PROGRESS = ViewRenderer(cfg), progress_q
+
+
+def _run_task(task: ShardTask, out_dir: str) -> dict:
+    return _WORKER.render_shard(task, Path(out_dir), progress=_PROGRESS.put)
+
+
+def render(cfg: RenderConfig, show_progress: bool = True) -> dict:
+    """Render everything `cfg` asks for into cfg.out; returns the manifest."""
+    from tqdm import tqdm
+    out = Path(cfg.out)
+    source = open_source(cfg.meshes, up_axis=cfg.up_axis, max_triangles=cfg.max_triangles,
+                         procedural_per_category=cfg.procedural_per_category, seed=cfg.seed)
+    models = source.models()
+    if not models:
+        raise ConfigError(f"no 3D models found in {cfg.meshes}")
+    tasks = make_shards(models, cfg)
+    out.mkdir(parents=True, exist_ok=True)
+    _check_out_dir(out, cfg)
+    writer.remove_stale_temporaries(out)
+    todo = [t for t in tasks if not writer.is_complete(out, t.name)]
+    total_views = sum(len(t.units) for t in todo)
+    workers = min(cfg.workers or os.cpu_count() or 1, max(1, len(todo)))
+    t0 = time.perf_counter()
+    bar = tqdm(total=total_views, unit="view", disable=not show_progress or not todo, smoothing=0.1,
+               desc=f"render {out.name} ({len(tasks) - len(todo)}/{len(tasks)} shards done)")
+    if todo and workers == 1:
+        from tfrecords_tools.worker import ViewRenderer
+        vr = ViewRenderer(cfg)
+        for t in todo:
+            vr.render_shard(t, out, progress=bar.update)
+        vr.renderer.release()
+    elif todo:
+        ctx = mp.get_context("spawn")  # forking a process that holds a GL context is unsafe
+        q = ctx.Queue()
+        with ctx.Pool(workers, initializer=_init_worker, initargs=(cfg, q)) as pool:
+            pending = [pool.apply_async(_run_task, (t, str(out))) for t in todo]
+            while pending:
+                try:
+                    bar.update(q.get(timeout=0.2))
+                except queue.Empty:
+                    pass
+                for r in [r for r in pending if r.ready()]:
+                    r.get()  # re-raises a worker's error here
+                    pending.remove(r)
+            while not q.empty():
+                bar.update(q.get())
+    bar.close()
+    seconds = time.perf_counter() - t0
+    header = {"config": dataclasses.asdict(cfg), "seed": cfg.seed, "versions": versions(),
+              "source": {"spec": cfg.meshes, "models_listed": len(models)},
+              "backgrounds": cfg.backgrounds, "size": cfg.size}
+    manifest = writer.build_manifest(out, [t.name for t in tasks], header)
+    manifest["config"] = json.loads(json.dumps(manifest["config"]))
+    writer.write_json_atomic(out / "manifest.json", manifest)
+    manifest["_run"] = {"rendered_views": total_views, "seconds": round(seconds, 2),
+                        "views_per_s": round(total_views / seconds, 1) if total_views else 0.0,
+                        "workers": workers, "shards_skipped_complete": len(tasks) - len(todo)}
+    return manifest
