@@ -16,8 +16,8 @@ import logging
 import os
 import re
 import struct
+import urllib.parse
 import warnings
-from pathlib import Path
 
 import numpy as np
 
@@ -34,12 +34,15 @@ class MeshError(Exception):
     """One mesh cannot be used. `str(e)` is a one-line reason; `e.path` names the file."""
 
     def __init__(self, reason: str, path: str = ""):
-        super().__init__(reason, path)   # both in args, so the error survives pickling
+        super().__init__(reason, path)
         self.reason = " ".join(str(reason).split())
         self.path = path
 
     def __str__(self) -> str:
         return self.reason
+
+    def __reduce__(self):   # render workers are processes: keep the path when pickled
+        return type(self), (self.reason, self.path)
 
 
 def printable(s: str) -> str:
@@ -109,7 +112,10 @@ def decimate(prims: list[Primitive], max_triangles: int) -> list[Primitive]:
     for p in prims:
         target = max(4, int(p.triangles * ratio))
         if p.triangles > floor and target < p.triangles:
-            p = _simplify(p, target)
+            try:
+                p = _simplify(p, target)
+            except Exception:   # an odd part stays as it is; the note shows the total
+                pass
         if p.triangles:
             out.append(p)
     return out
@@ -145,10 +151,16 @@ def _simplify(p: Primitive, target: int) -> Primitive:
 
 
 # ------------------------------------------------------------------- geometry
-def vertex_normals(positions: np.ndarray, faces: np.ndarray) -> np.ndarray:
+def face_normals(positions: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Unnormalised face normals; their length is twice the triangle area."""
+    tri = positions[faces]
+    return np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+
+
+def vertex_normals(positions: np.ndarray, faces: np.ndarray, fn: np.ndarray | None = None) -> np.ndarray:
     """Area-weighted vertex normals (bincount: much faster than np.add.at)."""
-    tri = positions[faces].astype(np.float64)
-    fn = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    if fn is None:
+        fn = face_normals(positions, faces)
     idx = faces.ravel()
     n = np.stack([np.bincount(idx, np.repeat(fn[:, k], 3), minlength=len(positions))
                   for k in range(3)], axis=1)
@@ -173,17 +185,17 @@ def _clean(p: Primitive, scale: float, counts: _Counts) -> Primitive | None:
     """Drop faces touching non-finite vertices and zero-area faces, then unused vertices."""
     pos, faces = p.positions, p.faces
     counts.faces_in += len(faces)
-    if len(faces) and int(faces.max()) >= len(pos):
+    if len(faces) and (int(faces.max()) >= len(pos) or int(faces.min()) < 0):
         raise MeshError("face index out of range")
     finite = np.isfinite(pos).all(1)
     keep = finite[faces].all(1)
     counts.nonfinite_faces += int((~keep).sum())
     faces = faces[keep]
-    tri = pos[faces].astype(np.float64)
-    area2 = np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
-    ok = area2 > 1e-12 * scale * scale
+    fn = face_normals(pos, faces)
+    ok = np.einsum("ij,ij->i", fn, fn) > (1e-12 * scale * scale) ** 2
     counts.zero_area_faces += int((~ok).sum())
-    faces = faces[ok]
+    if not ok.all():
+        faces, fn = faces[ok], fn[ok]
     if not len(faces):
         return None
     used = np.zeros(len(pos), dtype=bool)
@@ -197,14 +209,14 @@ def _clean(p: Primitive, scale: float, counts: _Counts) -> Primitive | None:
         uv = None if uv is None else uv[used]
     faces = faces.astype(np.uint32)
     if normals is None or normals.shape != pos.shape:
-        normals = vertex_normals(pos, faces)
+        normals = vertex_normals(pos, faces, fn)
     else:
         normals = normals.astype(np.float32)
         length = np.linalg.norm(normals, axis=1)
         bad = ~np.isfinite(length) | (length < 1e-8)
         if bad.any():
             normals = normals.copy()
-            normals[bad] = vertex_normals(pos, faces)[bad]
+            normals[bad] = vertex_normals(pos, faces, fn)[bad]
             length[bad] = 1.0
         normals = (normals / length[:, None]).astype(np.float32)
     if uv is not None:
@@ -299,22 +311,52 @@ def _quiet():
         logger.setLevel(level)
 
 
+def find_asset(name: str, folder: str, root: str) -> str | None:
+    """The file an OBJ/MTL/glTF names, forgiving the usual authoring slips: Windows
+    separators, quotes, `map_Kd` options, a wrong folder or letter case. Only files
+    lexically under `root` qualify (symlinks inside the library are trusted)."""
+    name = name.strip().strip('"').replace("\\", "/")
+    if "%" in name and not os.path.exists(os.path.join(folder, name)):
+        name = urllib.parse.unquote(name)      # glTF URIs may be percent-encoded
+    if name.startswith("-"):
+        name = _map_file(name)
+    if not name:
+        return None
+    bound = os.path.join(os.path.normpath(os.path.abspath(root)), "")
+    base = os.path.basename(name)
+    subdir = os.path.normpath(os.path.join(folder, os.path.dirname(name)))
+    for cand in (os.path.join(subdir, base), os.path.join(folder, base)):
+        cand = os.path.normpath(cand)
+        if cand.startswith(bound) and os.path.isfile(cand):
+            return cand
+    for where in dict.fromkeys((subdir, os.path.normpath(folder))):
+        if not os.path.join(where, "").startswith(bound):
+            continue
+        with contextlib.suppress(OSError):
+            for entry in os.listdir(where):
+                if entry.lower() == base.lower() and os.path.isfile(os.path.join(where, entry)):
+                    return os.path.join(where, entry)
+    return None
+
+
 def _resolver(path: str, root: str):
-    """A trimesh resolver that may read anywhere under `root` (ShapeNet v2's MTL says
-    `../images/x.jpg`, which trimesh's default resolver refuses) but not outside it."""
+    """A trimesh resolver that reads anywhere under `root` (ShapeNet v2's MTL says
+    `../images/x.jpg`, which trimesh's default resolver refuses), but not outside it,
+    and that finds what `find_asset` finds."""
     from trimesh.resolvers import FilePathResolver
 
-    class Bounded(FilePathResolver):
-        def absolute(self, name: str) -> Path:
-            p = (Path(self.parent) / name.strip().replace("\\", "/")).resolve()
-            if not p.is_relative_to(Path(root).resolve()):
-                raise ValueError(f"{name!r} escapes {root!r}")
-            return p
+    class Lenient(FilePathResolver):
+        def get(self, name: str):
+            found = find_asset(name, self.parent, root)
+            if found is None:
+                raise FileNotFoundError(name)
+            with open(found, "rb") as f:
+                return f.read()
 
         def namespaced(self, namespace: str):
-            return Bounded(os.path.join(self.parent, namespace))
+            return Lenient(os.path.join(self.parent, namespace))
 
-    return Bounded(os.path.abspath(path))
+    return Lenient(os.path.abspath(path))
 
 
 def _material_of(geom):
@@ -361,7 +403,7 @@ def _read(path: str, model_id: str, category: str, root: str | None) -> MeshAsse
         except Exception as e:
             raise MeshError(f"unreadable {ext[1:].upper()} file ({type(e).__name__}: {e})", path) from None
 
-        textures: dict[int, np.ndarray | None] = {}   # id(PIL image) -> array; shared images decode once
+        textures = _Textures()
         textured_materials: set[int] = set()
         prims: list[Primitive] = []
         for node in scene.graph.nodes_geometry:
@@ -371,39 +413,37 @@ def _read(path: str, model_id: str, category: str, root: str | None) -> MeshAsse
                 continue
             prim = _primitive(geom, np.asarray(transform, dtype=np.float64))
             visual, material = _material_of(geom)
-            color, image, keep_alpha = _material_color(material, visual)
-            if mtl is not None:
-                color, image, keep_alpha = mtl.resolve(material, color)
-            tex = None
-            if image is not None:
-                if id(image) not in textures:
-                    try:
-                        textures[id(image)] = texture_array(image, keep_alpha=keep_alpha)
-                    except Exception as e:
-                        textures[id(image)] = None
-                        if mtl is None:
-                            notes.append(f"texture could not be decoded ({type(e).__name__})")
-                        else:
-                            mtl.failed(material)
-                tex = textures[id(image)]
-            if tex is not None and prim.uv is not None:
+            look = _material_look(material, visual)
+            if mtl is not None and material is not None:
+                look = mtl.resolve(material, look)
+            tex = textures.get(look, material)
+            color = look.color
+            if look.alpha_mode == "MASK":   # cut-off baked into the texture, or all-or-nothing
+                color = (*color[:3], 1.0 if (tex is not None or color[3] >= look.cutoff) else 0.0)
+            if tex is not None:
                 textured_materials.add(id(material))
-                if getattr(material, "alphaMode", None) == "MASK":
-                    tex = _mask_alpha(tex, color, material)
-                    color = (*color[:3], 1.0)
-                    textures.setdefault(-id(material), tex)   # keep it alive so id() stays unique
+            if tex is not None and prim.uv is not None:
                 prim = dataclasses.replace(prim, texture=tex, color=color)
             else:
                 prim = dataclasses.replace(prim, uv=None, color=color)
             if prim.color[3] <= 0.0 and prim.texture is None:
-                continue        # fully transparent (e.g. glTF MASK below cutoff): nothing to draw
+                continue        # fully transparent: nothing to draw
             prims.append(prim)
+    undecodable = 0
+    for material in textures.failed:
+        if mtl is not None:
+            mtl.failed(material)
+        elif expected_gltf is None:      # glTF losses are counted against its JSON below
+            undecodable += 1
     if not prims:
         kinds = {type(g).__name__ for g in scene.geometry.values()}
         raise MeshError("no triangles" + (f" (only {', '.join(sorted(kinds))})" if kinds else
                                           " (file unreadable or has no faces)"), path)
     if mtl is not None:
         missing += mtl.report(notes)
+    if undecodable:
+        missing += undecodable
+        notes.append(f"{undecodable} texture(s) could not be decoded: using the material colour")
     if expected_gltf is not None:
         lost = max(0, expected_gltf - len(textured_materials))
         if lost:
@@ -416,14 +456,43 @@ def _read(path: str, model_id: str, category: str, root: str | None) -> MeshAsse
                      missing_textures=missing, notes=notes)
 
 
+class _Textures:
+    """Decoded textures, each image once (materials often share one)."""
+
+    def __init__(self):
+        self._arrays: dict[tuple, np.ndarray | None] = {}
+        self._alive: list = []          # keeps images referenced: their id()s are the keys
+        self.failed: list = []          # materials whose image would not decode
+
+    def get(self, look: "_Look", material) -> np.ndarray | None:
+        if look.image is None:
+            return None
+        alpha = look.alpha_mode != "OPAQUE"      # glTF: opaque materials ignore texture alpha
+        key = (id(look.image), alpha)
+        if key not in self._arrays:
+            self._alive.append(look.image)
+            try:
+                self._arrays[key] = texture_array(look.image, keep_alpha=alpha)
+            except Exception:
+                self._arrays[key] = None
+                self.failed.append(material)
+        tex = self._arrays[key]
+        if tex is None or look.alpha_mode != "MASK":
+            return tex
+        # Primitive has no alpha mode: bake glTF's MASK cut-off into a 0/255 alpha
+        mkey = (id(look.image), "mask", look.color[3], look.cutoff)
+        if mkey not in self._arrays:
+            self._arrays[mkey] = _mask_alpha(tex, look.color[3], look.cutoff)
+        return self._arrays[mkey]
+
+
 def _primitive(geom, transform: np.ndarray) -> Primitive:
-    positions = np.asarray(geom.vertices, dtype=np.float64)
-    faces = np.asarray(geom.faces, dtype=np.int64)
+    positions = np.asarray(geom.vertices)
+    faces = np.asarray(geom.faces)
     normals = None
-    try:    # normals stored in the file; trimesh would otherwise compute its own
-        if "vertex_normals" in geom._cache:
-            normals = np.asarray(geom._cache["vertex_normals"], dtype=np.float64)
-    except Exception:
+    try:    # normals stored in the file (read the cache dict directly: no re-hashing)
+        normals = geom._cache.cache.get("vertex_normals")
+    except AttributeError:
         normals = None
     uv = getattr(geom.visual, "uv", None)
     if uv is not None:
@@ -432,57 +501,66 @@ def _primitive(geom, transform: np.ndarray) -> Primitive:
             uv = None
     if not np.allclose(transform, np.eye(4)):
         m = transform[:3, :3]
-        positions = positions @ m.T + transform[:3, 3]
+        positions = positions.astype(np.float64) @ m.T + transform[:3, 3]
         if normals is not None:
             with np.errstate(all="ignore"):
-                normals = normals @ np.linalg.inv(m) if abs(np.linalg.det(m)) > 1e-12 else None
+                normals = np.asarray(normals, np.float64) @ np.linalg.inv(m) \
+                    if abs(np.linalg.det(m)) > 1e-12 else None
         if np.linalg.det(m) < 0:        # a mirroring node: keep faces counter-clockwise
             faces = faces[:, ::-1]
     return Primitive(positions=positions.astype(np.float32), faces=faces, normals=normals, uv=uv)
 
 
-def _material_color(material, visual):
-    """(RGBA in [0,1], PIL image or None, keep texture alpha?) from a trimesh visual."""
+@dataclasses.dataclass
+class _Look:
+    color: tuple[float, float, float, float] = DEFAULT_COLOR
+    image: object = None             # PIL image
+    alpha_mode: str = "BLEND"        # glTF alphaMode; other formats: texture alpha blends
+    cutoff: float = 0.5
+
+
+def _material_look(material, visual) -> _Look:
     from trimesh.visual.material import PBRMaterial, SimpleMaterial
 
     if isinstance(material, PBRMaterial):
         factor = material.baseColorFactor
-        color = _rgba(factor) if factor is not None else (1.0, 1.0, 1.0, 1.0)
-        image = material.baseColorTexture
-        mode = material.alphaMode or "OPAQUE"
-        if mode == "OPAQUE":          # glTF: alpha is ignored for opaque materials
-            color = (*color[:3], 1.0)
-        return color, image, mode != "OPAQUE"
+        look = _Look(_rgba(factor) if factor is not None else (1.0, 1.0, 1.0, 1.0),
+                     material.baseColorTexture, material.alphaMode or "OPAQUE",
+                     0.5 if material.alphaCutoff is None else float(material.alphaCutoff))
+        if look.alpha_mode == "OPAQUE":        # glTF: alpha is ignored for opaque materials
+            look.color = (*look.color[:3], 1.0)
+        return look
     if isinstance(material, SimpleMaterial):
-        return _rgba(material.diffuse), material.image, True
+        return _Look(_rgba(material.diffuse), material.image)
     kind = getattr(visual, "kind", None)
     if kind == "vertex":
-        return _rgba(np.asarray(visual.vertex_colors).mean(0)), None, True
+        return _Look(_rgba(np.asarray(visual.vertex_colors).mean(0), 255.0))
     if kind == "face":
-        return _rgba(np.asarray(visual.face_colors).mean(0)), None, True
-    return DEFAULT_COLOR, None, True
+        return _Look(_rgba(np.asarray(visual.face_colors).mean(0), 255.0))
+    return _Look()
 
 
-def _rgba(c) -> tuple[float, float, float, float]:
-    c = np.asarray(c, dtype=np.float64).ravel()
+def _rgba(c, scale: float | None = None) -> tuple[float, float, float, float]:
+    """RGB(A) as uint8 (trimesh's habit) or float in [0, 1] -> RGBA floats."""
+    c = np.asarray(c)
     if c.size == 0:
         return DEFAULT_COLOR
-    if c.max(initial=0) > 1.0 or np.issubdtype(np.asarray(c).dtype, np.integer):
-        c = c / 255.0
-    c = np.clip(np.concatenate([c[:4], [1.0] * (4 - min(4, c.size))]), 0.0, 1.0)
+    if scale is None:
+        scale = 255.0 if np.issubdtype(c.dtype, np.integer) else 1.0
+    c = c.astype(np.float64).ravel()[:4] / scale
+    c = np.clip(np.concatenate([c, [1.0] * (4 - c.size)]), 0.0, 1.0)
     return tuple(float(x) for x in c)
 
 
-def _mask_alpha(tex: np.ndarray, color, material) -> np.ndarray:
+def _mask_alpha(tex: np.ndarray, factor_alpha: float, cutoff: float) -> np.ndarray:
     """glTF alphaMode MASK baked into the texture: alpha becomes 0 or 255."""
-    cutoff = getattr(material, "alphaCutoff", None)
-    cutoff = 0.5 if cutoff is None else float(cutoff)
     if tex.shape[2] == 3:
-        return tex if color[3] >= cutoff else np.dstack([tex, np.zeros(tex.shape[:2], np.uint8)])
-    alpha = tex[..., 3].astype(np.float32) / 255.0 * color[3]
-    out = tex.copy()
-    out[..., 3] = np.where(alpha >= cutoff, 255, 0)
-    return out
+        alpha = np.full(tex.shape[:2], 255 if factor_alpha >= cutoff else 0, np.uint8)
+    else:
+        alpha = np.where(tex[..., 3].astype(np.float32) / 255.0 * factor_alpha >= cutoff, 255, 0)
+    if (alpha == 255).all():
+        return np.ascontiguousarray(tex[..., :3])
+    return np.dstack([tex[..., :3], alpha.astype(np.uint8)])
 
 
 # ------------------------------------------------------------ OBJ/MTL expectations
@@ -509,8 +587,8 @@ class _ObjMaterials:
     """What the OBJ's MTL promises, to tell real textures from missing ones.
 
     trimesh only logs (at debug level) when an MTL or texture is missing, invents a
-    grey 2x2 texture when the MTL is absent, and does not understand `map_Kd -s ...`
-    options, so the MTL is parsed here too and trimesh's result checked against it.
+    grey 2x2 texture when the MTL is absent, ignores `d` (dissolve) and dims materials
+    without `Kd`, so the MTL is parsed here too and trimesh's result checked against it.
     """
 
     def __init__(self, path: str, root: str):
@@ -520,6 +598,7 @@ class _ObjMaterials:
         self.mtl_missing = False
         self.materials: dict[str, dict] = {}
         self.lost: dict[str, str] = {}          # texture file -> why
+        self._images: dict[str, object] = {}    # texture file -> PIL image
         with open(path, "rb") as f:
             m = re.search(rb"^[ \t]*mtllib[ \t]+(.+?)[ \t]*\r?$", f.read(), re.M)
         if m is None:
@@ -544,35 +623,27 @@ class _ObjMaterials:
                 elif current is not None and key == "d":
                     with contextlib.suppress(ValueError):
                         current["d"] = float(rest.split()[-1])
+                elif current is not None and key == "kd":
+                    current["kd"] = True
 
     def _find(self, name: str) -> str | None:
-        """The file an MTL names, tolerating Windows separators and a wrong folder or case."""
-        name = name.strip().strip('"').replace("\\", "/")
-        base = os.path.basename(name)
-        for cand in (os.path.join(self.dir, name), os.path.join(self.dir, base)):
-            cand = os.path.normpath(cand)
-            if os.path.isfile(cand) and Path(cand).resolve().is_relative_to(Path(self.root).resolve()):
-                return cand
-        folder = os.path.normpath(os.path.join(self.dir, os.path.dirname(name)))
-        with contextlib.suppress(OSError):
-            for entry in os.listdir(folder):
-                if entry.lower() == base.lower():
-                    return os.path.join(folder, entry)
-        return None
+        return find_asset(name, self.dir, self.root)
 
-    def resolve(self, material, color):
-        """(colour, image, keep_alpha) for one trimesh material, by the MTL's account."""
-        name = getattr(material, "name", None)
-        spec = self.materials.get(name) if not self.mtl_missing else None
+    def resolve(self, material, look: _Look) -> _Look:
+        """Colour and image for one trimesh material, by the MTL's account."""
+        spec = None if self.mtl_missing else self.materials.get(getattr(material, "name", None))
         if spec is None:   # no MTL, or a name it does not define: trimesh's grey placeholder is not real
-            return (DEFAULT_COLOR if self.mtl_missing or not self.materials else color), None, True
+            return _Look()
+        color = look.color
+        if not spec.get("kd"):   # trimesh's default is a dark grey that would dim the texture
+            color = (1.0, 1.0, 1.0, 1.0) if spec.get("map_kd") else DEFAULT_COLOR
         d = spec.get("d")
         if d is not None and 0.0 < d < 1.0:
             color = (*color[:3], d)
-        image = getattr(material, "image", None)
         texfile = spec.get("map_kd")
         if not texfile:
-            return color, None, True
+            return _Look(color)
+        image = self._images.get(texfile, look.image)
         if image is None:        # trimesh could not find/decode it; try the forgiving lookup
             found = self._find(texfile)
             if found is None:
@@ -586,9 +657,8 @@ class _ObjMaterials:
                     image = None
                     self.lost.setdefault(texfile, f"unreadable ({type(e).__name__})")
         if image is not None:
-            self._images = getattr(self, "_images", {})
-            image = self._images.setdefault(texfile, image)   # one decode per file
-        return color, image, True
+            self._images.setdefault(texfile, image)   # one decode per file, not per material
+        return _Look(color, image)
 
     def failed(self, material):
         spec = self.materials.get(getattr(material, "name", None), {})

@@ -2,6 +2,7 @@
 
 Re-running the same command skips complete shards and finishes the rest.
 Workers are spawned (not forked) processes, each with its own EGL context.
+
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import time
 from pathlib import Path
 
 from tfrecords_tools import writer
+from tfrecords_tools.compose import BackgroundPool
 from tfrecords_tools.configlib import ConfigError
 from tfrecords_tools.meshes import open_source
 from tfrecords_tools.plan import ShardTask, make_shards
@@ -57,16 +59,21 @@ def _check_out_dir(out: Path, cfg: RenderConfig) -> None:
         writer.write_json_atomic(stamp, identity(cfg))
 
 
-_WORKER = None
+_WORKER = _PROGRESS = _INIT_ERROR = None
 
 
 def _init_worker(cfg: RenderConfig, progress_q) -> None:
-    global _WORKER, _PROGRESS
+    global _WORKER, _PROGRESS, _INIT_ERROR
     from tfrecords_tools.worker import ViewRenderer
-    _WORKER, _PROGRESS = ViewRenderer(cfg), progress_q
+    try:
+        _WORKER, _PROGRESS = ViewRenderer(cfg), progress_q
+    except Exception as e:  # a failing initializer makes Pool respawn workers forever
+        _INIT_ERROR = e
 
 
 def _run_task(task: ShardTask, out_dir: str) -> dict:
+    if _INIT_ERROR is not None:
+        raise _INIT_ERROR
     return _WORKER.render_shard(task, Path(out_dir), progress=_PROGRESS.put)
 
 
@@ -76,6 +83,7 @@ def render(cfg: RenderConfig, show_progress: bool = True) -> dict:
     out = Path(cfg.out)
     source = open_source(cfg.meshes, up_axis=cfg.up_axis, max_triangles=cfg.max_triangles,
                          procedural_per_category=cfg.procedural_per_category, seed=cfg.seed)
+    backgrounds = BackgroundPool(cfg.backgrounds)  # a bad folder fails here, before any work
     models = source.models()
     if not models:
         raise ConfigError(f"no 3D models found in {cfg.meshes}")
@@ -89,14 +97,11 @@ def render(cfg: RenderConfig, show_progress: bool = True) -> dict:
     t0 = time.perf_counter()
     bar = tqdm(total=total_views, unit="view", disable=not show_progress or not todo, smoothing=0.1,
                desc=f"render {out.name} ({len(tasks) - len(todo)}/{len(tasks)} shards done)")
-    if todo and workers == 1:
-        from tfrecords_tools.worker import ViewRenderer
-        vr = ViewRenderer(cfg)
-        for t in todo:
-            vr.render_shard(t, out, progress=bar.update)
-        vr.renderer.release()
-    elif todo:
-        ctx = mp.get_context("spawn")  # forking a process that holds a GL context is unsafe
+    if todo:
+        # Always spawned processes, even for one worker: forking a process that holds a GL
+        # context is unsafe, and Mesa's llvmpipe crashes in a process that has imported
+        # TensorFlow (both bring an LLVM), as the CLI or a test session may have.
+        ctx = mp.get_context("spawn")
         q = ctx.Queue()
         with ctx.Pool(workers, initializer=_init_worker, initargs=(cfg, q)) as pool:
             pending = [pool.apply_async(_run_task, (t, str(out))) for t in todo]
@@ -114,7 +119,7 @@ def render(cfg: RenderConfig, show_progress: bool = True) -> dict:
     seconds = time.perf_counter() - t0
     header = {"config": dataclasses.asdict(cfg), "seed": cfg.seed, "versions": versions(),
               "source": {"spec": cfg.meshes, "models_listed": len(models)},
-              "backgrounds": cfg.backgrounds, "size": cfg.size}
+              "backgrounds": {"spec": cfg.backgrounds, "images": len(backgrounds)}, "size": cfg.size}
     manifest = writer.build_manifest(out, [t.name for t in tasks], header)
     manifest["config"] = json.loads(json.dumps(manifest["config"]))
     writer.write_json_atomic(out / "manifest.json", manifest)

@@ -1,129 +1,18 @@
 """Mesh-building helpers for the procedural generator.
 
-Every builder returns a `Mesh` in metres whose solids are closed and wound
-counter-clockwise seen from outside, with per-vertex normals and UVs in [0, 1].
-Parts are placed with `Mesh.moved` and merged into one `Primitive` per material.
-Orientation is checked at build time (not trusted to each caller's parametrisation),
-because a single inward part renders as a hole under back-face culling.
+Every builder returns a `Mesh` (see mesh.py) in metres whose solids are closed and
+wound counter-clockwise seen from outside, with per-vertex normals and UVs in [0, 1].
+Orientation is checked at build time rather than trusted to each caller's
+parametrisation, because a single inward part renders as a hole under back-face culling.
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import numpy as np
 
-from ..asset import Primitive
-
-TAU = 2.0 * math.pi
-MIRROR_Y = np.diag([1.0, -1.0, 1.0])
-
-
-@dataclasses.dataclass
-class Mesh:
-    v: np.ndarray   # (V, 3) float64
-    f: np.ndarray   # (F, 3) int64
-    n: np.ndarray   # (V, 3) unit normals
-    uv: np.ndarray  # (V, 2) in [0, 1]
-
-    def moved(self, t=(0.0, 0.0, 0.0), m=None) -> "Mesh":
-        """x -> m @ x + t. A mirroring m flips the winding so faces stay outward."""
-        m = np.eye(3) if m is None else np.asarray(m, float)
-        f = self.f if np.linalg.det(m) > 0 else self.f[:, ::-1]
-        return Mesh(self.v @ m.T + np.asarray(t, float), f, unit(self.n @ np.linalg.inv(m)), self.uv)
-
-
-def unit(a: np.ndarray) -> np.ndarray:
-    a = np.asarray(a, float)
-    n = np.linalg.norm(a, axis=-1, keepdims=True)
-    out = a / np.where(n > 1e-12, n, 1.0)
-    bad = n[..., 0] <= 1e-12
-    if np.any(bad):  # zero-area spots (poles) still need a valid unit normal
-        out[bad] = (0.0, 0.0, 1.0)
-    return out
-
-
-def rot(axis, angle: float) -> np.ndarray:
-    x, y, z = unit(np.asarray(axis, float))
-    c, s = math.cos(angle), math.sin(angle)
-    C = 1.0 - c
-    return np.array([[c + x * x * C, x * y * C - z * s, x * z * C + y * s],
-                     [y * x * C + z * s, c + y * y * C, y * z * C - x * s],
-                     [z * x * C - y * s, z * y * C + x * s, c + z * z * C]])
-
-
-def rot_x(a): return rot((1, 0, 0), a)
-def rot_y(a): return rot((0, 1, 0), a)
-def rot_z(a): return rot((0, 0, 1), a)
-def scale(x, y, z): return np.diag([float(x), float(y), float(z)])
-
-
-def z_to(d) -> np.ndarray:
-    """Rotation taking +Z onto direction d."""
-    d = unit(np.asarray(d, float))
-    c = float(d[2])
-    if c > 1 - 1e-12:
-        return np.eye(3)
-    if c < -1 + 1e-12:
-        return rot_x(math.pi)
-    return rot(np.cross((0.0, 0.0, 1.0), d), math.acos(c))
-
-
-# ---------------------------------------------------------------- core assembly
-
-def _face_normals(v, f):
-    return np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
-
-
-def _smooth_normals(v, f):
-    # Weld by exact position so UV seams and poles do not show as shading creases.
-    key = np.round(v * 1e6).astype(np.int64)
-    _, inv = np.unique(key, axis=0, return_inverse=True)
-    inv = inv.ravel()
-    fn = _face_normals(v, f)
-    idx = inv[f].ravel()
-    acc = np.stack([np.bincount(idx, np.repeat(fn[:, k], 3), inv.max() + 1) for k in range(3)], 1)
-    return unit(acc[inv])
-
-
-def _finish(v, f, uv, flat=False) -> Mesh:
-    if flat:
-        fn = unit(_face_normals(v, f))
-        return Mesh(v[f].reshape(-1, 3), np.arange(3 * len(f)).reshape(-1, 3),
-                    np.repeat(fn, 3, axis=0), uv[f].reshape(-1, 2))
-    return Mesh(v, f, _smooth_normals(v, f), uv)
-
-
-def merge(meshes) -> Mesh:
-    meshes = [m for m in meshes if m is not None and len(m.f)]
-    offs = np.cumsum([0] + [len(m.v) for m in meshes[:-1]])
-    return Mesh(np.concatenate([m.v for m in meshes]),
-                np.concatenate([m.f + o for m, o in zip(meshes, offs)]),
-                np.concatenate([m.n for m in meshes]),
-                np.concatenate([m.uv for m in meshes]))
-
-
-def to_primitive(meshes, material) -> Primitive:
-    m = merge(meshes)
-    return Primitive(positions=m.v.astype(np.float32), faces=m.f.astype(np.uint32),
-                     normals=unit(m.n).astype(np.float32),
-                     uv=np.clip(m.uv, 0.0, 1.0).astype(np.float32),
-                     texture=material.texture, color=material.color)
-
-
-def signed_volume(m: Mesh) -> float:
-    a, b, c = (m.v[m.f[:, k]] - m.v.mean(0) for k in range(3))
-    return float(np.einsum("ij,ij->i", a, np.cross(b, c)).sum() / 6.0)
-
-
-def planar_uv(v, normal, size=None):
-    n = unit(np.asarray(normal, float))
-    e1 = np.cross((0.0, 0.0, 1.0), n) if abs(n[2]) < 0.9 else np.cross(n, (1.0, 0.0, 0.0))
-    e1 = unit(e1)
-    e2 = np.cross(n, e1)
-    uv = np.stack([v @ e1, v @ e2], 1)
-    uv -= uv.min(0)
-    return uv / max(size or float(uv.max()), 1e-9)
+from .mesh import (MIRROR_Y, TAU, Mesh, Model, face_normals, finish_mesh, merge, planar_uv,  # noqa: F401
+                   rot, rot_x, rot_y, rot_z, scale, signed_volume, to_primitive, unit, z_to, cross3)
 
 
 # ---------------------------------------------------------------- flat pieces
@@ -131,7 +20,7 @@ def planar_uv(v, normal, size=None):
 def quad(q, outward, size=None) -> Mesh:
     """A flat four-cornered facet (corners in ring order) facing `outward`."""
     q = np.asarray(q, float)
-    nrm = 0.5 * np.cross(q[2] - q[0], q[3] - q[1])
+    nrm = 0.5 * cross3(q[2] - q[0], q[3] - q[1])
     if np.dot(nrm, outward) < 0:
         q, nrm = q[::-1], -nrm
     return Mesh(q, np.array([[0, 1, 2], [0, 2, 3]]), np.tile(unit(nrm), (4, 1)), planar_uv(q, nrm, size))
@@ -158,11 +47,36 @@ def hexa(c) -> Mesh:
     return merge([quad(c[list(q)], c[list(q)].mean(0) - c.mean(0), size) for q in _HEX])
 
 
+def _box_template():
+    c = hexa(np.array([[-1, -1, -1], [1, -1, -1], [1, 1, -1], [-1, 1, -1],
+                       [-1, -1, 1], [1, -1, 1], [1, 1, 1], [-1, 1, 1]], float) / 2)
+    # per vertex: which two axes its face's UV follows
+    ax = np.array([[i for i in range(3) if abs(n[i]) < 0.5] for n in c.n])
+    return c, ax
+
+
+_BOX, _BOX_AX = _box_template()
+
+
 def box(size, center=(0.0, 0.0, 0.0), m=None) -> Mesh:
-    hx, hy, hz = np.asarray(size, float) / 2
-    c = np.array([[-hx, -hy, -hz], [hx, -hy, -hz], [hx, hy, -hz], [-hx, hy, -hz],
-                  [-hx, -hy, hz], [hx, -hy, hz], [hx, hy, hz], [-hx, hy, hz]])
-    return hexa(c).moved(center, m)
+    """Axis-aligned box (then optionally transformed by m); boxes are so common they
+    are scaled from a template instead of built facet by facet."""
+    size = np.asarray(size, float)
+    v = _BOX.v * size
+    rel = (v + size / 2) / size.max()
+    uv = np.take_along_axis(rel, _BOX_AX, 1)
+    mesh = Mesh(v, _BOX.f, _BOX.n, uv)
+    if m is None:
+        return Mesh(v + np.asarray(center, float), _BOX.f, _BOX.n, uv)
+    return mesh.moved(center, m)
+
+
+def bar(p0, p1, w, d=None) -> Mesh:
+    """Square-section beam from p0 to p1 (w across in the world Y direction where possible)."""
+    p0, p1 = np.asarray(p0, float), np.asarray(p1, float)
+    a = p1 - p0
+    length = float(np.linalg.norm(a))
+    return box((d or w, w, length), (p0 + p1) / 2, z_to(a))
 
 
 def sub_quad(q, s0, s1, t0, t1, lift=0.0, outward=None):
@@ -251,14 +165,25 @@ def loft(rings, cap0=True, cap1=True, closed=False, flat=False) -> Mesh:
     v, f = P.reshape(-1, 3), _grid_faces(rows, cols)
     r = f[:, 0] // cols
     axis_pt = (cen[r] + cen[np.minimum(r + 1, rows - 1)]) / 2
-    if np.sum(_face_normals(v, f) * (v[f].mean(1) - axis_pt)) < 0:
+    if np.sum(face_normals(v, f) * (v[f].mean(1) - axis_pt)) < 0:
         f = f[:, ::-1]
-    parts = [_finish(v, f, _grid_uv(P), flat)]
+    parts = [finish_mesh(v, f, _grid_uv(P), flat)]
     mid = cen.mean(0)
     for ring, c, on in ((rings[0], cen[0], cap0), (rings[-1], cen[-1], cap1)):
         if on and not closed and np.linalg.norm(ring - c, axis=1).max() > 1e-9:
             parts.append(fan_cap(ring, c - mid if np.linalg.norm(c - mid) > 1e-12 else c - cen[1]))
     return merge(parts)
+
+
+def patch(P, lift, inside) -> Mesh:
+    """Open surface over grid points P (R, C, 3) lifted along its normals away from `inside`:
+    windows and screens that must follow a curved body."""
+    P = np.asarray(P, float)
+    v, f = P.reshape(-1, 3), _grid_faces(*P.shape[:2])
+    if np.sum(face_normals(v, f) * (v[f].mean(1) - np.asarray(inside, float))) < 0:
+        f = f[:, ::-1]
+    m = finish_mesh(v, f, _grid_uv(P))
+    return Mesh(m.v + lift * m.n, m.f, m.n, m.uv)
 
 
 def circle(r, seg, start=0.0):
@@ -278,6 +203,30 @@ def tube(p0, p1, r0, r1=None, seg=12, caps=True) -> Mesh:
     d = p1 - p0
     r1 = r0 if r1 is None else r1
     return lathe([r0, r1], [0.0, float(np.linalg.norm(d))], seg, 0.0, caps, caps).moved(p0, z_to(d))
+
+
+def rods(p0, p1, r, seg=4) -> Mesh:
+    """Many thin open-ended cylinders (spokes, wires) built in one batch: p0, p1 are (N, 3)."""
+    p0, p1 = np.asarray(p0, float), np.asarray(p1, float)
+    d = unit(p1 - p0)
+    ref = np.where(np.abs(d[:, 2:3]) < 0.9, [[0.0, 0.0, 1.0]], [[1.0, 0.0, 0.0]])
+    n = unit(np.cross(d, ref))
+    b = np.cross(d, n)
+    c = circle(1.0, seg)
+    c = np.vstack([c, c[:1]])
+    radial = c[None, :, 0, None] * n[:, None] + c[None, :, 1, None] * b[:, None]    # (N, seg+1, 3)
+    v = np.concatenate([p0[:, None] + r * radial, p1[:, None] + r * radial], 1)     # (N, 2(seg+1), 3)
+    k = seg + 1
+    j = np.arange(seg)
+    f1 = np.stack([j, j + 1, j + k + 1], 1)
+    f2 = np.stack([j, j + k + 1, j + k], 1)
+    f = np.concatenate([f1, f2])
+    if np.sum(np.cross(v[0, f[:, 1]] - v[0, f[:, 0]], v[0, f[:, 2]] - v[0, f[:, 0]]) * radial[0, f[:, 0] % k]) < 0:
+        f = f[:, ::-1]
+    N = len(p0)
+    faces = (f[None] + (np.arange(N) * 2 * k)[:, None, None]).reshape(-1, 3)
+    uv = np.stack(np.meshgrid(np.arange(k) / seg, [0.0, 1.0])[::1], -1).reshape(-1, 2)
+    return Mesh(v.reshape(-1, 3), faces, np.concatenate([radial, radial], 1).reshape(-1, 3), np.tile(uv, (N, 1)))
 
 
 def cylinder(r, h, center=(0.0, 0.0, 0.0), axis=(0.0, 0.0, 1.0), seg=16) -> Mesh:
@@ -359,16 +308,3 @@ def wheel(radius, width, tyre=0.25, seg=24, hub_frac=0.75):
     t = torus(radius - tr, tr, seg, 8).moved(m=rot_x(math.pi / 2) @ scale(1, 1, (width / 2) / tr))
     hub = cylinder(radius - 1.6 * tr, width * hub_frac, axis=(0, 1, 0), seg=seg)
     return t, hub
-
-
-class Model:
-    """Meshes collected per palette slot; one `Primitive` per slot that got any."""
-
-    def __init__(self):
-        self.parts: dict[str, list[Mesh]] = {}
-
-    def add(self, slot: str, *meshes: Mesh) -> None:
-        self.parts.setdefault(slot, []).extend(meshes)
-
-    def primitives(self, palette) -> list[Primitive]:
-        return [to_primitive(ms, getattr(palette, slot)) for slot, ms in self.parts.items() if ms]

@@ -1,4 +1,4 @@
-"""Road and rail vehicles: car, bus, train. Front is +X, ground is z=0, metres."""
+"""Road vehicles: car and bus (trains live in trains.py). Front is +X, ground z=0, metres."""
 from __future__ import annotations
 
 import math
@@ -17,6 +17,16 @@ def _face(c, idx):
 def _windows(m, q, out, spans, t0, t1, lift=0.006):
     for s0, s1 in spans:
         m.add("glass", P.decal(P.sub_quad(q, s0, s1, t0, t1), out, lift))
+
+
+def side_panel(y, x0, x1, z0, z1, lift=0.0):
+    """A dark panel (window, door) on the vertical plane at y, facing away from the centre."""
+    return P.decal([[x0, y, z0], [x1, y, z0], [x1, y, z1], [x0, y, z1]], (0, np.sign(y), 0), lift)
+
+
+def end_panel(x, y0, y1, z0, z1, lift=0.0):
+    """A panel on the vertical plane at x (windscreen, rear window), facing away from the centre."""
+    return P.decal([[x, y0, z0], [x, y1, z0], [x, y1, z1], [x, y0, z1]], (np.sign(x), 0, 0), lift)
 
 
 def add_wheels(m, xs, half_track, radius, width, tyre=0.28, seg=24):
@@ -46,7 +56,7 @@ def car(rng, m):
     L, W = rng.uniform(3.7, 5.0), rng.uniform(1.65, 1.95)
     if kind == "van":
         L = rng.uniform(4.4, 5.2)
-    p, q = rng.uniform(3.0, 6.0), rng.uniform(3.0, 5.0)
+    p, q = rng.uniform(4.0, 8.0), rng.uniform(3.0, 5.0)   # plan and section squareness
     hood = belt - rng.uniform(0.06, 0.22)
     deck = belt - rng.uniform(0.0, 0.1)
     tr0, tf0, tr1, tf1 = (t + rng.uniform(-0.02, 0.02) for t in (tr0, tf0, tr1, tf1))
@@ -89,10 +99,11 @@ def car(rng, m):
     _windows(m, *_face(c, (1, 2, 6, 5)), [(0.05, 0.95)], tw, 0.94)
     _windows(m, *_face(c, (3, 0, 4, 7)), [(0.1, 0.9)], tw + 0.05, 0.9)
     for sy in (-1, 1):   # side mirrors
-        m.add("primary", P.box((0.12, 0.16, 0.1), (x(tf0) - 0.1, sy * (wb + 0.1), belt + 0.08)))
+        m.add("primary", P.box((0.1, 0.14, 0.1), (x(tf0) - 0.05, sy * (wb + 0.06), belt + 0.06)))
     if kind == "pickup":
         for sy in (-1, 1):
-            m.add("primary", P.box((x(tr0) - x(0.03), 0.06, 0.22), ((x(tr0) + x(0.03)) / 2, sy * W * 0.44, belt)))
+            bed = (x(tr0) - x(0.03), 0.06, 0.22)
+            m.add("primary", P.box(bed, ((x(tr0) + x(0.03)) / 2, sy * W * 0.44, belt)))
 
     # lamps sit where the rounded nose/tail passes y = +-0.6 W/2
     def end_x(yf, sign):
@@ -103,9 +114,10 @@ def car(rng, m):
         ze = (clear + top(te)) / 2 + (0.06 if sign > 0 else 0.1)
         for sy in (-1, 1):
             m.add(slot, P.sphere(0.1, (xe, sy * W / 2 * 0.62, ze), 12, 6, radii=(0.06, 0.17, 0.06)))
-    if rng.random() < 0.7:
+    if rng.random() < 0.7:   # grille
         xg, tg = end_x(0.3, 1)
-        m.add("glass", P.sphere(0.1, (xg - 0.02, 0, (clear + top(tg)) / 2 - 0.02), 12, 6, radii=(0.05, W * 0.18, 0.08)))
+        zg = (clear + top(tg)) / 2 - 0.02
+        m.add("glass", P.sphere(0.1, (xg - 0.02, 0, zg), 12, 6, radii=(0.05, W * 0.18, 0.08)))
     wb_len = L * rng.uniform(0.56, 0.64)
     off = rng.uniform(-0.03, 0.03) * L
     add_wheels(m, (off - wb_len / 2, off + wb_len / 2), W / 2 - 0.1 + 0.03, rw, 0.22)
@@ -117,39 +129,42 @@ def bus(rng, m):
     H = rng.uniform(2.9, 3.3) if decks == 1 else rng.uniform(4.1, 4.4)
     z0, rw, rt = rng.uniform(0.28, 0.4), rng.uniform(0.48, 0.55), rng.uniform(0.12, 0.45)
     ring = P.rrect(hw, z0, H, 0.08, rt, 5)
-    inset = lambda k, dx: np.c_[np.full(len(ring), dx), ring[:, 1] * k, z0 + (ring[:, 2] - z0) * (0.96 + 0.04 * k)]
-    rings = [inset(0.95, -L / 2), inset(1.0, -L / 2 + 0.12), inset(1.0, L / 2 - 0.15), inset(0.95, L / 2)]
+    def at(x, k):   # the ring at x, narrowed by k so the ends are rounded off
+        return np.c_[np.full(len(ring), x), ring[:, 1] * k, z0 + (ring[:, 2] - z0) * (0.96 + 0.04 * k)]
+    rings = [at(-L / 2, 0.95), at(-L / 2 + 0.12, 1.0), at(L / 2 - 0.15, 1.0), at(L / 2, 0.95)]
     m.add("primary", P.loft(rings))
-    # front: windscreen(s), destination sign, lamps
-    fx = L / 2 + 0.004
-    front = np.array([[fx, -hw * 0.9, 0], [fx, hw * 0.9, 0], [fx, hw * 0.9, 1], [fx, -hw * 0.9, 1]])
-    span = lambda a, b: front * (1, 1, 0) + np.array([0, 0, 1]) * np.array([a, a, b, b])[:, None]
-    m.add("glass", P.decal(span(z0 + 0.45 * (H - z0) / decks, H / decks - 0.45), (1, 0, 0), 0.001))
+    # front: windscreen(s), destination sign, lamps, mirrors
+    fx, yw = L / 2 + 0.005, hw * 0.9
+    deck_h = H / decks
+    m.add("glass", end_panel(fx, -yw, yw, z0 + 0.45 * (deck_h - z0), deck_h - 0.45))
     if decks == 2:
-        m.add("glass", P.decal(span(H / 2 + 0.4, H - 0.35), (1, 0, 0), 0.001))
-    m.add("glass", P.decal(span(H - 0.3 if decks == 2 else H / decks - 0.35, H - 0.08), (1, 0, 0), 0.003))
+        m.add("glass", end_panel(fx, -yw, yw, deck_h + 0.4, H - 0.35))
+    m.add("glass", end_panel(fx + 0.002, -yw, yw, H - (0.3 if decks == 2 else 0.35), H - 0.08))
+    m.add("glass", end_panel(-fx, -hw * 0.8, hw * 0.8, H * 0.55, H - 0.35))
     for sy in (-1, 1):
         m.add("light", P.box((0.06, 0.3, 0.15), (L / 2, sy * hw * 0.7, z0 + 0.35)))
         m.add("signal", P.box((0.06, 0.2, 0.3), (-L / 2, sy * hw * 0.75, z0 + 0.6)))
-        m.add("secondary", P.tube((L / 2 - 0.2, sy * hw, H / decks - 0.4), (L / 2 + 0.25, sy * (hw + 0.25), H / decks - 0.35), 0.03, seg=6),
-              P.box((0.06, 0.12, 0.3), (L / 2 + 0.25, sy * (hw + 0.25), H / decks - 0.55)))
+        arm = (L / 2 + 0.25, sy * (hw + 0.25), deck_h - 0.35)
+        m.add("secondary", P.tube((L / 2 - 0.2, sy * hw, deck_h - 0.4), arm, 0.03, seg=6),
+              P.box((0.06, 0.12, 0.3), np.add(arm, (0, 0, -0.2))))
     # sides: window rows, doors, wheel arches
     ax_f, ax_r = L / 2 - rng.uniform(2.0, 2.8), -L / 2 + rng.uniform(2.4, 3.3)
     nwin = int(round((L - 2.4) / rng.uniform(1.1, 1.6)))
     edges = np.linspace(-L / 2 + 0.4, L / 2 - 1.6, nwin + 1)
+    sill = z0 + rng.uniform(0.95, 1.1)
     for sy in (-1, 1):
         y = sy * (hw + 0.004)
-        for d in range(decks):
-            zl = z0 + rng.uniform(0.95, 1.1) if d == 0 else H / 2 + 0.35
-            zh = (H / decks if decks == 2 and d == 0 else H) - 0.3
+        for zl, zh in ((sill, deck_h - 0.3),) + (((deck_h + 0.35, H - 0.3),) if decks == 2 else ()):
             for a, b in zip(edges[:-1], edges[1:]):
-                m.add("glass", P.decal([[a + 0.06, y, zl], [b - 0.06, y, zl], [b - 0.06, y, zh], [a + 0.06, y, zh]], (0, sy, 0), 0.0))
-        for ax in (ax_f, ax_r):
-            pts = np.array([[ax + 1.15 * rw * math.cos(a), y, rw + 1.15 * rw * math.sin(a)] for a in np.linspace(0, math.pi, 12)])
+                m.add("glass", side_panel(y, a + 0.06, b - 0.06, zl, zh))
+        for ax in (ax_f, ax_r):   # dark wheel arches behind the tyres
+            a = np.linspace(0, math.pi, 12)
+            pts = np.stack([ax + 1.15 * rw * np.cos(a), np.full(12, y), rw + 1.15 * rw * np.sin(a)], 1)
             m.add("rubber", P.fan_cap(pts, (0, sy, 0)))
-    y = -(hw + 0.006)
-    for dx in ((L / 2 - 1.45, L / 2 - 0.35),) + (((-0.6, 0.5),) if rng.random() < 0.6 else ()):
-        m.add("glass", P.decal([[dx[0], y, z0 + 0.05], [dx[1], y, z0 + 0.05], [dx[1], y, H / decks - 0.3], [dx[0], y, H / decks - 0.3]], (0, -1, 0), 0.0))
+    doors = [(L / 2 - 1.45, L / 2 - 0.35)] + ([(-0.6, 0.5)] if rng.random() < 0.6 else [])
+    for x0, x1 in doors:   # on the kerb side (right, -Y)
+        m.add("glass", side_panel(-(hw + 0.006), x0, x1, z0 + 0.05, deck_h - 0.3))
     if rng.random() < 0.6:
         m.add("secondary", P.box((rng.uniform(1.5, 3), 1.4, 0.25), (rng.uniform(-2, 1), 0, H + 0.1)))
     add_wheels(m, (ax_f, ax_r), hw - 0.12, rw, 0.3, 0.3)
+

@@ -1,0 +1,32 @@
+"""Shared fixtures: one real smoke render per test session, and ../shared with a stated skip."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data"
+
+
+def shared_path(*parts: str) -> Path:
+    """A path under ../shared/data, or skip: a user's clone has no ../shared."""
+    p = SHARED.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"{p} absent (../shared/data is not part of a user's clone)")
+    return p
+
+
+def smoke_config(**overrides):
+    from gmcml_tf.config import load_config
+    cfg = load_config(REPO / "configs" / "smoke.yaml").render
+    return dataclasses.replace(cfg, **overrides)
+
+
+@pytest.fixture(scope="session")
+def smoke_render(tmp_path_factory):
+    """configs/smoke.yaml rendered once (1 worker): (config, manifest)."""
+    from tfrecords_tools.runners import render
+    cfg = smoke_config(out=str(tmp_path_factory.mktemp("smoke")), workers=1)
+    return cfg, render(cfg, show_progress=False)
