@@ -66,11 +66,23 @@ def test_contract(cat):
     assert textured >= 1
 
 
-def test_unknown_category():
+def test_unknown_category_and_bad_numbers():
     with pytest.raises(ValueError, match="lorry"):
         generate("lorry", 0, 0)
     with pytest.raises(ValueError, match="Car"):
         generate("Car", 0, 0)
+    with pytest.raises(ValueError, match=">= 0"):
+        generate("car", -1, 0)
+
+
+@pytest.mark.parametrize("cat", CATEGORIES)
+def test_materials_come_from_the_shared_palette(cat):
+    """Textures are the first draws of the shared palette, so they cannot depend on the category."""
+    pal = palette(np.random.default_rng([0, CATEGORIES.index(cat), 0]))
+    textures = [p.texture for p in model(cat).primitives if p.texture is not None]
+    assert any(np.array_equal(t, pal.primary.texture) for t in textures)
+    allowed = [pal.primary.texture, pal.secondary.texture]
+    assert all(any(np.array_equal(t, a) for a in allowed) for t in textures)
 
 
 # ------------------------------------------------------------------ determinism
@@ -153,7 +165,8 @@ def test_train_stands_on_track():
 # ------------------------------------------------------------------ winding
 def _closed_parts():
     yield "box", parts.box((1, 2, 3), (1, 0, 0))
-    yield "hexa", parts.hexa([[0, 0, 0], [2, 0, 0], [2, 1, 0], [0, 1, 0], [0.5, 0.2, 1], [1.5, 0.2, 1], [1.5, 0.8, 1], [0.5, 0.8, 1]])
+    yield "hexa", parts.hexa([[0, 0, 0], [2, 0, 0], [2, 1, 0], [0, 1, 0],
+                              [0.5, 0.2, 1], [1.5, 0.2, 1], [1.5, 0.8, 1], [0.5, 0.8, 1]])
     yield "lathe", parts.lathe([0, 1, 1, 0.5, 0], [0, 0, 1, 2, 2.5], 16)
     yield "tube", parts.tube((0, 0, 0), (1, 2, 3), 0.3, 0.1)
     yield "sphere", parts.sphere(1.0, (0, 1, 0))

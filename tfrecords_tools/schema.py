@@ -44,6 +44,8 @@ FEATURES: dict[str, tuple[str, str]] = {
 
 
 def _varint(n: int) -> bytes:
+    if 0 <= n < 0x80:  # most lengths and tags: one byte
+        return _BYTES[n]
     n &= (1 << 64) - 1  # negative int64 -> two's complement, 10 bytes
     out = bytearray()
     while True:
@@ -54,6 +56,9 @@ def _varint(n: int) -> bytes:
         else:
             out.append(b)
             return bytes(out)
+
+
+_BYTES = [bytes([i]) for i in range(0x80)]
 
 
 def _field(number: int, payload: bytes) -> bytes:

@@ -6,18 +6,17 @@ writes it, with a metadata sidecar, atomically (see writer.py).
 from __future__ import annotations
 
 import collections
-import io
 import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from tfrecords_tools import cameras, schema
 from tfrecords_tools.asset import MeshAsset
 from tfrecords_tools.categories import PALETTE, label_of
 from tfrecords_tools.compose import BackgroundPool, composite
 from tfrecords_tools.meshes import MeshError, ModelRef, open_source
+from tfrecords_tools.png import encode_png
 from tfrecords_tools.plan import ShardTask, Unit, derive_seed
 from tfrecords_tools.render_config import RenderConfig
 from tfrecords_tools.renderer import Light, Renderer, Targets
@@ -100,9 +99,7 @@ class ViewRenderer:
         })
 
     def _png(self, arr: np.ndarray) -> bytes:
-        buf = io.BytesIO()
-        Image.fromarray(arr).save(buf, "PNG", compress_level=self.cfg.png_compress_level)
-        return buf.getvalue()
+        return encode_png(arr, self.cfg.png_compress_level)
 
     def render_shard(self, task: ShardTask, out_dir: Path, progress=None) -> dict:
         """Render and atomically write one shard; returns its metadata (also written beside it)."""

@@ -30,6 +30,8 @@ def generate(category: str, index: int, seed: int) -> MeshAsset:
     if category not in _BUILDERS:
         raise ValueError(f"unknown category {category!r}{suggest(str(category))}; "
                          f"expected one of {', '.join(CATEGORIES)}")
+    if int(index) < 0 or int(seed) < 0:
+        raise ValueError(f"procedural index and seed must be >= 0, not {index} and {seed}")
     rng = np.random.default_rng([int(seed), CATEGORIES.index(category), int(index)])
     pal = palette(rng)   # drawn first and identically for all categories
     model = Model()

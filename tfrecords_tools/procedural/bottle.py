@@ -68,7 +68,9 @@ def bottle(rng, m):
     # cap, or foil over a cork
     ch = (top - body) * rng.uniform(0.15, 0.35)
     if kind == "wine" and rng.random() < 0.5:
-        m.add("accent", P.lathe([rn * 1.15, rn * 1.15, rn * 1.12, 0.0], [top - ch * 2.5, top, top + 0.002, top + 0.002], SEG))
+        m.add("accent", P.lathe([rn * 1.15, rn * 1.15, rn * 1.12, 0.0], [top - ch * 2.5, top, top + 0.002, top + 0.002],
+                                SEG))
     else:
         cr = rn * (1.25 if kind in ("soda", "stubby") else 1.15)
-        m.add("accent", P.lathe([cr, cr, cr * 0.95, 0.0], [top - ch * 0.5, top + ch * 0.5, top + ch * 0.6, top + ch * 0.6], SEG))
+        z0, z1 = top - ch * 0.5, top + ch * 0.5
+        m.add("accent", P.lathe([cr, cr, cr * 0.95, 0.0], [z0, z1, z1 + ch * 0.1, z1 + ch * 0.1], SEG))

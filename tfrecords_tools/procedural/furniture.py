@@ -8,7 +8,7 @@ import numpy as np
 from . import parts as P
 
 
-def _leg(m, rng, style, top, bottom, w):
+def _leg(m, style, top, bottom, w):
     """One furniture leg from `top` down to `bottom` in a given style."""
     top, bottom = np.asarray(top, float), np.asarray(bottom, float)
     if style == "square":
@@ -31,7 +31,7 @@ def _star_base(m, rng, h, r):
         a = a0 + k * P.TAU / 5
         end = np.array([r * math.cos(a), r * math.sin(a), 0.06])
         m.add("secondary", P.tube((0, 0, 0.09), end, 0.022, 0.015, 8))
-        tyre, hub = P.wheel(0.025, 0.02, 0.4, 10)
+        tyre, _ = P.wheel(0.025, 0.02, 0.4, 10)
         m.add("rubber", tyre.moved(end - (0, 0, 0.035), P.rot_z(a)))
     m.add("metal", P.tube((0, 0, 0.07), (0, 0, h), 0.025, seg=12))
     m.add("secondary", P.cylinder(0.045, 0.14, (0, 0, 0.15), seg=14))
@@ -50,7 +50,8 @@ def chair(rng, m):
         m.add("secondary", P.bar((xb + 0.02, 0, hs - st), (xb - 0.06, 0, hs + 0.12), 0.05))
         bz0 = hs + 0.08
         back_c = np.array([xb - 0.08 - bh / 2 * math.sin(tilt), 0, bz0 + bh / 2])
-        m.add("primary", P.superquadric((0.04, sw / 2 * u(0.85, 1.05), bh / 2), 0.4, 0.4, 24, 10, back_c, P.rot_y(-tilt)))
+        back = P.superquadric((0.04, sw / 2 * u(0.85, 1.05), bh / 2), 0.4, 0.4, 24, 10)
+        m.add("primary", back.moved(back_c, P.rot_y(-tilt)))
         if rng.random() < 0.6:
             for sy in (-1, 1):
                 y = sy * (sw / 2 + 0.03)
@@ -63,36 +64,38 @@ def chair(rng, m):
     corners = [(sx * (sd / 2 - inset), sy * (sw / 2 - inset)) for sx in (-1, 1) for sy in (-1, 1)]
     for x, y in corners:
         bottom = (x + np.sign(x) * splay, y + np.sign(y) * splay, 0.0)
-        _leg(m, rng, leg_style, (x, y, hs - st), bottom, lw)
+        _leg(m, leg_style, (x, y, hs - st), bottom, lw)
     e = u(0.1, 0.2) if style == "wood" else u(0.2, 0.35)    # seat edge roundness
     m.add("primary", P.superquadric((sd / 2, sw / 2, st / 2), e, e, 24, 8, (0, 0, hs - st / 2)))
     if style == "wood" and rng.random() < 0.5:   # stretchers
-        for y in (-1, 1):
-            m.add("secondary", P.bar((-(sd / 2 - inset), y * (sw / 2 - inset), 0.14), (sd / 2 - inset, y * (sw / 2 - inset), 0.14), lw * 0.5))
+        for sy in (-1, 1):
+            y = sy * (sw / 2 - inset)
+            m.add("secondary", P.bar((-(sd / 2 - inset), y, 0.14), (sd / 2 - inset, y, 0.14), lw * 0.5))
     # backrest: rear posts rise from the rear legs and lean back
     lean = bh * math.tan(tilt)
     xr = xb + inset
-    post_top = lambda y: np.array([xr - lean, y, hs + bh])
+    def on_back(y, z):   # a point on the leaning plane of the back posts
+        return np.array([xr - lean * (z - hs) / bh, y, z])
     panel = rng.integers(4) if style == "wood" else 3
     if style == "wood":
         for y in (-(sw / 2 - inset), sw / 2 - inset):
-            m.add("secondary", P.bar((xr, y, hs - st), post_top(y), lw))
+            m.add("secondary", P.bar((xr, y, hs - st), on_back(y, hs + bh), lw))
         yy = sw / 2 - inset
         rail_h = u(0.05, 0.12)
-        top_c = (post_top(0) + (0, 0, -rail_h / 2) + (lean * rail_h / (2 * bh), 0, 0))
+        top_c = on_back(0, hs + bh - rail_h / 2)
         m.add("primary", P.superquadric((0.0125, yy, rail_h / 2), 0.2, 0.2, 20, 6, top_c, P.rot_y(-tilt)))
         z_lo, z_hi = hs + 0.05, hs + bh - rail_h
         if panel == 0:     # vertical slats
             for y in np.linspace(-yy, yy, int(rng.integers(3, 7)) + 2)[1:-1]:
-                m.add("primary", P.bar((xr - lean * (z_lo - hs) / bh, y, z_lo), (xr - lean * (z_hi - hs) / bh, y, z_hi), 0.035, 0.015))
+                m.add("primary", P.bar(on_back(y, z_lo), on_back(y, z_hi), 0.035, 0.015))
         elif panel == 1:   # horizontal rails
             for z in np.linspace(z_lo, z_hi, int(rng.integers(2, 4)) + 1)[:-1]:
-                m.add("primary", P.box((0.02, 2 * yy, 0.04), (xr - lean * (z - hs) / bh, 0, z), P.rot_y(-tilt)))
+                m.add("primary", P.box((0.02, 2 * yy, 0.04), on_back(0, z), P.rot_y(-tilt)))
         elif panel == 2:   # spindles
             for y in np.linspace(-yy, yy, int(rng.integers(5, 9)) + 2)[1:-1]:
-                m.add("secondary", P.tube((xr - lean * (z_lo - hs) / bh, y, z_lo), (xr - lean * (z_hi - hs) / bh, y, z_hi), 0.008, seg=6))
+                m.add("secondary", P.tube(on_back(y, z_lo), on_back(y, z_hi), 0.008, seg=6))
         else:
-            c = (xr - lean * ((z_lo + z_hi) / 2 - hs) / bh, 0, (z_lo + z_hi) / 2)
+            c = on_back(0, (z_lo + z_hi) / 2)
             m.add("primary", P.superquadric((0.012, yy, (z_hi - z_lo) / 2), 0.15, 0.15, 20, 6, c, P.rot_y(-tilt)))
     else:   # modern: one solid back on two metal uprights
         c = np.array([xb - lean / 2 + 0.01, 0, hs + bh * 0.55])
@@ -102,7 +105,7 @@ def chair(rng, m):
     if style == "wood" and rng.random() < 0.25:   # armrests
         for y in (-(sw / 2 - inset), sw / 2 - inset):
             m.add("secondary", P.bar((sd / 2 - inset, y, hs - st), (sd / 2 - inset, y, hs + 0.22), lw * 0.8))
-            m.add("primary", P.bar((sd / 2 - inset + 0.03, y, hs + 0.23), (xr - lean * 0.23 / bh, y, hs + 0.23), 0.05, 0.025))
+            m.add("primary", P.bar((sd / 2 - inset + 0.03, y, hs + 0.23), on_back(y, hs + 0.23), 0.05, 0.025))
 
 
 def sofa(rng, m):
@@ -144,18 +147,20 @@ def sofa(rng, m):
             if style == 0:
                 m.add("primary", soft((D / 2, aw / 2, (ha - lh) / 2), (0, y, (lh + ha) / 2)))
             else:
-                m.add("primary", P.box((D, aw, ha - lh - (aw / 2 if style == 2 else 0)), (0, y, (lh + ha - (aw / 2 if style == 2 else 0)) / 2)))
+                top = ha - (aw / 2 if style == 2 else 0)
+                m.add("primary", P.box((D, aw, top - lh), (0, y, (lh + top) / 2)))
                 if style == 2:   # rolled arm
                     m.add("primary", P.cylinder(aw * 0.6, D, (0, y, ha - aw * 0.55), (1, 0, 0), 16))
     if rng.random() < 0.4:    # throw pillows in the corners
         for sy in (-1, 1):
             s = u(0.18, 0.25)
-            m.add("secondary", soft((0.06, s, s), (-D / 2 + bt + 0.12, sy * (yi - s * 0.8), hs + s * 0.8), P.rot_x(sy * 0.3) @ P.rot_y(-0.3)))
+            c = (-D / 2 + bt + 0.12, sy * (yi - s * 0.8), hs + s * 0.8)
+            m.add("secondary", soft((0.06, s, s), c, P.rot_x(sy * 0.3) @ P.rot_y(-0.3)))
     if lh > 0:
         leg = ("square", "tapered", "metal")[rng.integers(3)]
         for x in (-D / 2 + 0.05, D / 2 - 0.05):
             for y in (-W / 2 + 0.05, W / 2 - 0.05):
-                _leg(m, rng, leg, (x, y, lh + 0.001), (x, y, 0.0), 0.05)
+                _leg(m, leg, (x, y, lh + 0.001), (x, y, 0.0), 0.05)
 
 
 def diningtable(rng, m):
@@ -184,11 +189,12 @@ def diningtable(rng, m):
         ix, iy = Dx / 2 * f - u(0.0, 0.05), Wy / 2 * f - u(0.0, 0.05)
         for sx in (-1, 1):
             for sy in (-1, 1):
-                _leg(m, rng, leg, (sx * ix, sy * iy, h - t), (sx * ix, sy * iy, 0.0), lw)
+                _leg(m, leg, (sx * ix, sy * iy, h - t), (sx * ix, sy * iy, 0.0), lw)
         if rng.random() < 0.75:   # apron
             ah = u(0.06, 0.12)
-            m.add("secondary", P.box((0.02, 2 * iy, ah), (ix, 0, h - t - ah / 2)), P.box((0.02, 2 * iy, ah), (-ix, 0, h - t - ah / 2)),
-                  P.box((2 * ix, 0.02, ah), (0, iy, h - t - ah / 2)), P.box((2 * ix, 0.02, ah), (0, -iy, h - t - ah / 2)))
+            za = h - t - ah / 2
+            m.add("secondary", P.box((0.02, 2 * iy, ah), (ix, 0, za)), P.box((0.02, 2 * iy, ah), (-ix, 0, za)),
+                  P.box((2 * ix, 0.02, ah), (0, iy, za)), P.box((2 * ix, 0.02, ah), (0, -iy, za)))
     elif base == "pedestal":
         r = u(0.05, 0.12)
         prof_z = np.array([0.0, 0.1, 0.2, 0.5, 0.8, 0.9, 1.0]) * (h - t)
@@ -200,10 +206,12 @@ def diningtable(rng, m):
             a0 = u(0, P.TAU)
             for k in range(int(rng.integers(3, 5))):
                 a = a0 + k * P.TAU / 4
-                m.add("secondary", P.bar((0, 0, 0.05), (math.cos(a) * min(Dx, Wy) * 0.35, math.sin(a) * min(Dx, Wy) * 0.35, 0.02), 0.06))
+                reach = min(Dx, Wy) * 0.35
+                m.add("secondary", P.bar((0, 0, 0.05), (math.cos(a) * reach, math.sin(a) * reach, 0.02), 0.06))
     else:   # trestle: two end frames joined by a stretcher
         yl = Wy / 2 * 0.75
         for sy in (-1, 1):
             m.add("secondary", P.box((0.08, 0.06, h - t - 0.08), (0, sy * yl, (h - t) / 2)),
-                  P.box((Dx * 0.8, 0.08, 0.06), (0, sy * yl, 0.03)), P.box((Dx * 0.7, 0.08, 0.05), (0, sy * yl, h - t - 0.025)))
+                  P.box((Dx * 0.8, 0.08, 0.06), (0, sy * yl, 0.03)),
+                  P.box((Dx * 0.7, 0.08, 0.05), (0, sy * yl, h - t - 0.025)))
         m.add("secondary", P.box((0.05, 2 * yl, 0.08), (0, 0, 0.25)))

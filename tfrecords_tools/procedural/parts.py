@@ -27,6 +27,7 @@ def quad(q, outward, size=None) -> Mesh:
 
 
 def fan_cap(ring, outward) -> Mesh:
+    """A flat polygon (closing a loft, or a wheel-arch panel) fanned from its centroid."""
     ring = np.asarray(ring, float)
     nrm = 0.5 * np.cross(ring, np.roll(ring, -1, 0)).sum(0)  # Newell vector area
     if np.dot(nrm, outward) < 0:
@@ -65,29 +66,26 @@ def box(size, center=(0.0, 0.0, 0.0), m=None) -> Mesh:
     v = _BOX.v * size
     rel = (v + size / 2) / size.max()
     uv = np.take_along_axis(rel, _BOX_AX, 1)
-    mesh = Mesh(v, _BOX.f, _BOX.n, uv)
     if m is None:
         return Mesh(v + np.asarray(center, float), _BOX.f, _BOX.n, uv)
-    return mesh.moved(center, m)
+    return Mesh(v, _BOX.f, _BOX.n, uv).moved(center, m)
 
 
 def bar(p0, p1, w, d=None) -> Mesh:
-    """Square-section beam from p0 to p1 (w across in the world Y direction where possible)."""
+    """Beam from p0 to p1 with a w by d (default square) cross-section; w stays along world Y
+    when the beam lies in the XZ plane (legs, posts, frame members of side-view layouts)."""
     p0, p1 = np.asarray(p0, float), np.asarray(p1, float)
     a = p1 - p0
     length = float(np.linalg.norm(a))
     return box((d or w, w, length), (p0 + p1) / 2, z_to(a))
 
 
-def sub_quad(q, s0, s1, t0, t1, lift=0.0, outward=None):
-    """Corners of the bilinear sub-rectangle [s0,s1]x[t0,t1] of quad q, lifted along `outward`."""
+def sub_quad(q, s0, s1, t0, t1):
+    """Corners of the bilinear sub-rectangle [s0,s1]x[t0,t1] of quad q (a window in a face)."""
     q = np.asarray(q, float)
     def at(s, t):
         return (1 - s) * (1 - t) * q[0] + s * (1 - t) * q[1] + s * t * q[2] + (1 - s) * t * q[3]
-    r = np.array([at(s0, t0), at(s1, t0), at(s1, t1), at(s0, t1)])
-    if outward is not None:
-        r = r + lift * unit(np.asarray(outward, float))
-    return r
+    return np.array([at(s0, t0), at(s1, t0), at(s1, t1), at(s0, t1)])
 
 
 def decal(q, outward, lift=0.004) -> Mesh:
@@ -199,6 +197,7 @@ def lathe(r, z, seg=24, start=0.0, cap0=True, cap1=True, flat=False) -> Mesh:
 
 
 def tube(p0, p1, r0, r1=None, seg=12, caps=True) -> Mesh:
+    """Capped cylinder or frustum (radius r0 at p0, r1 at p1) between two points."""
     p0, p1 = np.asarray(p0, float), np.asarray(p1, float)
     d = p1 - p0
     r1 = r0 if r1 is None else r1
@@ -221,11 +220,11 @@ def rods(p0, p1, r, seg=4) -> Mesh:
     f1 = np.stack([j, j + 1, j + k + 1], 1)
     f2 = np.stack([j, j + k + 1, j + k], 1)
     f = np.concatenate([f1, f2])
-    if np.sum(np.cross(v[0, f[:, 1]] - v[0, f[:, 0]], v[0, f[:, 2]] - v[0, f[:, 0]]) * radial[0, f[:, 0] % k]) < 0:
+    if np.sum(face_normals(v[0], f) * radial[0, f[:, 0] % k]) < 0:
         f = f[:, ::-1]
     N = len(p0)
     faces = (f[None] + (np.arange(N) * 2 * k)[:, None, None]).reshape(-1, 3)
-    uv = np.stack(np.meshgrid(np.arange(k) / seg, [0.0, 1.0])[::1], -1).reshape(-1, 2)
+    uv = np.stack(np.meshgrid(np.arange(k) / seg, [0.0, 1.0]), -1).reshape(-1, 2)
     return Mesh(v.reshape(-1, 3), faces, np.concatenate([radial, radial], 1).reshape(-1, 3), np.tile(uv, (N, 1)))
 
 
@@ -236,6 +235,7 @@ def cylinder(r, h, center=(0.0, 0.0, 0.0), axis=(0.0, 0.0, 1.0), seg=16) -> Mesh
 
 
 def sphere(r, center=(0.0, 0.0, 0.0), seg=16, stacks=8, radii=None) -> Mesh:
+    """Sphere of radius r, or an ellipsoid with semi-axes `radii`."""
     t = np.linspace(0.0, math.pi, stacks + 1)
     m = np.diag(radii) / r if radii is not None else None
     return lathe(r * np.sin(t), -r * np.cos(t), seg).moved(center, m)
@@ -255,7 +255,7 @@ def superquadric(half, e_v=0.3, e_h=0.3, seg=20, stacks=10, center=(0.0, 0.0, 0.
 
 
 def torus(R, r, seg=24, seg_minor=8) -> Mesh:
-    """Ring about the Z axis."""
+    """Ring about the Z axis (tyres, rims): major radius R, tube radius r."""
     out = []
     for p in np.linspace(0.0, TAU, seg, endpoint=False):
         radial = np.array([math.cos(p), math.sin(p), 0.0])
@@ -280,13 +280,10 @@ def sweep(path, r, seg=8, caps=True) -> Mesh:
     return loft(rings, caps, caps)
 
 
-def arc(center, radius, a0, a1, n=12, plane="xz"):
-    """Points on a circular arc in the XZ (side view) or XY plane."""
+def arc(center, radius, a0, a1, n=12):
+    """Points on a circular arc in the XZ (side-view) plane, angles from +X towards +Z."""
     t = np.linspace(a0, a1, n)
-    c = np.asarray(center, float)
-    if plane == "xz":
-        return c + np.stack([radius * np.cos(t), np.zeros(n), radius * np.sin(t)], 1)
-    return c + np.stack([radius * np.cos(t), radius * np.sin(t), np.zeros(n)], 1)
+    return np.asarray(center, float) + np.stack([radius * np.cos(t), np.zeros(n), radius * np.sin(t)], 1)
 
 
 def rrect(hw, z0, z1, r_bot, r_top, k=4):

@@ -77,7 +77,7 @@ def _mix(c1, c2, t):
 
 def _paint(rng, c1, c2):
     x, y = _coords()
-    img = _mix(c1, c1 * 0.8, fbm(rng, 3, 3)) 
+    img = _mix(c1, c1 * 0.8, fbm(rng, 3, 3))
     for _ in range(rng.integers(3, 12)):   # scratches: short bright segments
         p, d = rng.random(2), rng.normal(0, 0.15, 2)
         q = p + d
@@ -138,7 +138,7 @@ def _noise(rng, c1, c2):
 
 
 def _two_tone(rng, c1, c2):
-    x, y = _coords()
+    _, y = _coords()
     t = (y > rng.uniform(0.3, 0.7)).astype(float)
     return _mix(c1, c2, t) * (0.9 + 0.1 * fbm(rng, 4, 3))[..., None]
 

@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from . import parts as P
+from .vehicles import side_panel
 
 RAIL = 0.6          # top of rail above ground
 HALF_GAUGE = 0.72
@@ -75,9 +76,9 @@ def _body(m, rng, x0, x1, hw, zb, zt, rt, nose, win_rows=True):
         for sy in (-1, 1):
             y = sy * hw
             for a, b in zip(edges[:-1], edges[1:]):
-                m.add("glass", P.decal([[a + 0.15, y, zl], [b - 0.15, y, zl], [b - 0.15, y, zh], [a + 0.15, y, zh]], (0, sy, 0), 0.01))
+                m.add("glass", side_panel(y, a + 0.15, b - 0.15, zl, zh, 0.01))
             for d in (x0 + 1.0, x1 - (5.0 if nose == "bullet" else 1.0)):
-                m.add("glass", P.decal([[d - 0.5, y, zb + 0.1], [d + 0.5, y, zb + 0.1], [d + 0.5, y, zh], [d - 0.5, y, zh]], (0, sy, 0), 0.01))
+                m.add("glass", side_panel(y, d - 0.5, d + 0.5, zb + 0.1, zh, 0.01))
     ln = x1 - x0
     for x in (x0 + 0.18 * ln, x1 - 0.18 * ln):
         _bogie(m, x)
@@ -99,19 +100,20 @@ def _steam(m, rng, x1):
     m.add("primary", P.box((3.0, 2.9, cz1 - cz0), (cab0 + 1.5, 0, (cz0 + cz1) / 2)),
           P.box((3.4, 3.1, 0.12), (cab0 + 1.5, 0, cz1 + 0.06)))
     for sy in (-1, 1):
-        m.add("glass", P.decal([[cab0 + 0.6, sy * 1.45, cz1 - 1.4], [cab0 + 2.3, sy * 1.45, cz1 - 1.4],
-                                [cab0 + 2.3, sy * 1.45, cz1 - 0.4], [cab0 + 0.6, sy * 1.45, cz1 - 0.4]], (0, sy, 0), 0.01))
+        m.add("glass", side_panel(sy * 1.45, cab0 + 0.6, cab0 + 2.3, cz1 - 1.4, cz1 - 0.4, 0.01))
     rw = rng.uniform(0.7, 0.85)
     xs = [x1 - 2.6 - i * (2 * rw + 0.25) for i in range(3)]
     for sy in (-1, 1):
         y = sy * HALF_GAUGE
         for x in xs:
             m.add("secondary", P.cylinder(rw, 0.14, (x, y, RAIL + rw), (0, 1, 0), 20))
-        m.add("metal", P.box((xs[0] - xs[-1] + 0.3, 0.06, 0.12), ((xs[0] + xs[-1]) / 2, sy * (HALF_GAUGE + 0.12), RAIL + rw * 0.8)))
+        rod = ((xs[0] + xs[-1]) / 2, sy * (HALF_GAUGE + 0.12), RAIL + rw * 0.8)   # coupling rod
+        m.add("metal", P.box((xs[0] - xs[-1] + 0.3, 0.06, 0.12), rod))
         m.add("secondary", P.cylinder(0.4, 0.12, (x1 - 1.0, y, RAIL + 0.4), (0, 1, 0), 14))
         m.add("metal", P.cylinder(0.18, 0.5, (x1 - 0.05, sy * 0.9, RAIL + 0.95), (1, 0, 0), 10))
-    m.add("rubber", P.hexa([[x1 - 0.3, -1.3, RAIL + 0.1], [x1 + 0.6, -0.2, RAIL + 0.1], [x1 + 0.6, 0.2, RAIL + 0.1], [x1 - 0.3, 1.3, RAIL + 0.1],
-                            [x1 - 0.3, -1.3, RAIL + 0.85], [x1, -0.2, RAIL + 0.85], [x1, 0.2, RAIL + 0.85], [x1 - 0.3, 1.3, RAIL + 0.85]]))
+    z0, z1 = RAIL + 0.1, RAIL + 0.85    # cowcatcher: a wedge ahead of the front wheels
+    m.add("rubber", P.hexa([[x1 - 0.3, -1.3, z0], [x1 + 0.6, -0.2, z0], [x1 + 0.6, 0.2, z0], [x1 - 0.3, 1.3, z0],
+                            [x1 - 0.3, -1.3, z1], [x1, -0.2, z1], [x1, 0.2, z1], [x1 - 0.3, 1.3, z1]]))
     lt = rng.uniform(5.0, 7.0)
     t1 = cab0 - 0.5
     m.add("secondary", P.box((lt, 2.8, 2.3), (t1 - lt / 2, 0, RAIL + 2.1)))
@@ -137,8 +139,7 @@ def train(rng, m):
             for i in range(int(rng.integers(2, 5))):
                 m.add("metal", P.cylinder(0.45, 0.25, (x - 5 - 1.2 * i, 0, zt + 0.05), seg=14))
             for sy in (-1, 1):
-                m.add("glass", P.decal([[x - 2.2, sy * hw, zb + 1.4], [x - 0.8, sy * hw, zb + 1.4],
-                                        [x - 0.8, sy * hw, zt - 0.4], [x - 2.2, sy * hw, zt - 0.4]], (0, sy, 0), 0.01))
+                m.add("glass", side_panel(sy * hw, x - 2.2, x - 0.8, zb + 1.4, zt - 0.4, 0.01))
         elif rng.random() < 0.7:   # pantograph
             px, pz = x - ln * 0.6, zt
             m.add("metal", P.box((1.2, 1.0, 0.2), (px, 0, pz + 0.05)))

@@ -71,8 +71,9 @@ def tvmonitor(rng, m):
     if kind == "tv" and rng.random() < 0.5:    # two splayed feet near the ends
         for sy in (-1, 1):
             y = sy * hw * u(0.6, 0.85)
-            foot = np.array([[-0.12, y - 0.02, 0], [0.1, y - 0.02, 0], [0.1, y + 0.02, 0], [-0.12, y + 0.02, 0],
-                             [-0.02, y - 0.015, z0 + 0.03], [0.0, y - 0.015, z0 + 0.03], [0.0, y + 0.015, z0 + 0.03], [-0.02, y + 0.015, z0 + 0.03]])
+            top = [[-0.02, y - 0.015, z0 + 0.03], [0.0, y - 0.015, z0 + 0.03], [0.0, y + 0.015, z0 + 0.03],
+                   [-0.02, y + 0.015, z0 + 0.03]]
+            foot = np.array([[-0.12, y - 0.02, 0], [0.1, y - 0.02, 0], [0.1, y + 0.02, 0], [-0.12, y + 0.02, 0]] + top)
             m.add("secondary", P.hexa(foot))
         return
     bx = -W * u(0.1, 0.2) if kind == "tv" else -u(0.08, 0.14)

@@ -1,0 +1,43 @@
+"""A small, fast PNG encoder for the four targets of every view.
+
+PIL's encoder tries filters per row and costs ~0.9 ms for a 128² RGB image;
+the "Up" filter (each row minus the row above, vectorised in numpy) and zlib
+level 1 give files within ~10% of that size in ~0.3 ms. Output is plain PNG
+(8-bit grey/RGB/RGBA, 16-bit grey) that PIL and tf.io.decode_png read, and
+deterministic for a given zlib.
+"""
+from __future__ import annotations
+
+import struct
+import zlib
+
+import numpy as np
+
+_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_COLOUR_TYPE = {1: 0, 3: 2, 4: 6}  # channels -> PNG colour type (grey, RGB, RGBA)
+_FILTER_UP = 2
+
+
+def _chunk(tag: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+
+def encode_png(arr: np.ndarray, level: int = 1) -> bytes:
+    """(H, W) or (H, W, C) uint8, or (H, W) uint16 -> PNG bytes."""
+    h, w = arr.shape[:2]
+    channels = 1 if arr.ndim == 2 else arr.shape[2]
+    if arr.dtype == np.uint16:
+        if channels != 1:
+            raise ValueError("16-bit PNG only for single-channel images")
+        bits, rows = 16, arr.astype(">u2").view(np.uint8).reshape(h, -1)
+    elif arr.dtype == np.uint8:
+        bits, rows = 8, np.ascontiguousarray(arr).reshape(h, -1)
+    else:
+        raise ValueError(f"cannot encode {arr.dtype} as PNG")
+    filtered = np.empty((h, rows.shape[1] + 1), np.uint8)
+    filtered[:, 0] = _FILTER_UP
+    filtered[0, 1:] = rows[0]
+    np.subtract(rows[1:], rows[:-1], out=filtered[1:, 1:])  # wraps mod 256, as PNG wants
+    header = struct.pack(">IIBBBBB", w, h, bits, _COLOUR_TYPE[channels], 0, 0, 0)
+    return (_SIGNATURE + _chunk(b"IHDR", header)
+            + _chunk(b"IDAT", zlib.compress(filtered.tobytes(), level)) + _chunk(b"IEND", b""))
