@@ -1,16 +1,19 @@
 """The experiment config: YAML sections over typed dataclasses, `--set` overrides.
 
-A config file has one section per stage of the data flow; today `render:`
-(tfrecords_tools.render_config). Unknown sections and keys are rejected with
-the closest valid name.
+A config file has one section per stage of the data flow: `render:`
+(tfrecords_tools.render_config), `model:` and `train:` (gmcml_tf.train_config).
+Unknown sections and keys are rejected with the closest valid name.
 """
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from pathlib import Path
 
 from tfrecords_tools.configlib import ConfigError, apply_overrides, from_dict, read_yaml
 from tfrecords_tools.render_config import RenderConfig
+
+from gmcml_tf.train_config import ModelConfig, TrainConfig
 
 __all__ = ["ConfigError", "ExperimentConfig", "load_config"]
 
@@ -18,18 +21,36 @@ __all__ = ["ConfigError", "ExperimentConfig", "load_config"]
 @dataclasses.dataclass
 class ExperimentConfig:
     render: RenderConfig = dataclasses.field(default_factory=RenderConfig)
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+
+
+def _qualify(override: str, sections: list[str]) -> str:
+    """Prefix a section to `key=value` when the key omits it: render keys first (the
+    historical default, so `seed=1` stays `render.seed`), then train, then model keys;
+    a typo goes to the section of the closest key, whose error names it."""
+    head = override.split("=", 1)[0].split(".")[0]
+    if head in sections:
+        return override
+    owners = {}
+    for section, cls in (("render", RenderConfig), ("train", TrainConfig), ("model", ModelConfig)):
+        for f in dataclasses.fields(cls):
+            owners.setdefault(f.name, section)
+    if head not in owners:  # a typo: send it where the closest key lives, for the hint
+        close = difflib.get_close_matches(head, list(owners), n=1)
+        head = close[0] if close else "meshes"
+    return f"{owners[head]}.{override}"
 
 
 def load_config(path: str | Path | None, overrides: list[str] | None = None) -> ExperimentConfig:
     """Read `path` (or the defaults when None), apply `key=value` overrides, validate.
 
-    An override key may omit its section when it is unambiguous: `size=64` means
-    `render.size=64`.
+    An override key may omit its section: `size=64` means `render.size=64`,
+    `batch_size=8` means `train.batch_size=8` (see `_qualify`).
     """
     data = read_yaml(path) if path else {}
     sections = [f.name for f in dataclasses.fields(ExperimentConfig)]
-    qualified = [o if o.split("=", 1)[0].split(".")[0] in sections else f"render.{o}"
-                 for o in (overrides or [])]
+    qualified = [_qualify(o, sections) for o in (overrides or [])]
     apply_overrides(data, qualified)
     try:
         return from_dict(ExperimentConfig, data)

@@ -1,4 +1,6 @@
 """The TensorFlow-free shard encoder writes what TensorFlow reads, byte for byte."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -45,3 +47,11 @@ def test_corruption_is_detected_by_crc(tmp_path):
     path.write_bytes(good[:-7])
     with pytest.raises(ValueError, match="truncated"):
         list(schema.read_records(path))
+
+
+def test_readme_feature_table_matches_schema():
+    """The README documents every feature key with its type; drift would mislead users."""
+    from tfrecords_tools.schema import FEATURES
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for key, (kind, description) in FEATURES.items():
+        assert f"| `{key}` | {kind} | {description} |" in readme, key

@@ -46,7 +46,9 @@ class BackgroundPool:
         side = max(1, int(round(min(w, h) * rng.uniform(*self.scale))))
         x0 = int(rng.integers(0, w - side + 1))
         y0 = int(rng.integers(0, h - side + 1))
-        crop = img.resize((size, size), Image.BILINEAR, box=(x0, y0, x0 + side, y0 + side))
+        # BOX is an exact area average when shrinking and ~30% cheaper than BILINEAR.
+        resample = Image.BOX if side >= size else Image.BILINEAR
+        crop = img.resize((size, size), resample, box=(x0, y0, x0 + side, y0 + side))
         out = np.asarray(crop)
         if self.flip and rng.random() < 0.5:
             out = out[:, ::-1]

@@ -1,0 +1,12 @@
+"""Input pipeline: rendered shards -> tf.data batches for GM-CML (METHOD §1, §4).
+
+shards.py (finding/checking shards), decoder.py (tf.Example -> tensors),
+parser.py (resize, background removal, flip), samplers.py (multi-triplet sets),
+pipeline.py (`make_dataset`), bench.py (`bench_input`).
+"""
+from gmcml_tf.data.bench import bench_input
+from gmcml_tf.data.pipeline import make_dataset
+from gmcml_tf.data.samplers import SET_SIZE
+from gmcml_tf.data.shards import DataError, list_shards
+
+__all__ = ["DataError", "SET_SIZE", "bench_input", "list_shards", "make_dataset"]

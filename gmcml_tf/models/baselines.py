@@ -1,0 +1,210 @@
+"""Ablation networks of paper Tables I-III (METHOD §7).
+
+Reconstruction baselines (deterministic, no latent variables, same macro architecture
+as the variational coder of METHOD §2):
+  * ``ConvCoder(kind="fcn")``: conv encoder, transposed-conv decoder with FCN-style
+    skip connections (concatenation of the encoder map of the same size); no dense
+    layers at all.
+  * ``ConvCoder(kind="deconvnet")``: conv encoder -> dense bottleneck (the fc layers of
+    DeconvNet) -> mirrored transposed convs; the VC with z = mu and no KL (eq. 12).
+Both return ``{"reconstruction": M'}`` in [0, 1].
+
+Classifier baselines, both returning ``{"logits", "descriptor"}`` like ZigzagNet:
+  * ``SqueezeNet``: Fire modules (squeeze -> expand 1x1 || 3x3, ReLU on the expand,
+    no bypass) in ZigzagNet's macro layout, the network ZigzagNet modifies (§V-A).
+  * ``AlexNetSmall``: five convs + two fully connected layers, narrower than AlexNet;
+    the descriptor is the second fc layer.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+
+from gmcml_tf.models.variational_coder import _halvings, _pair
+from gmcml_tf.models.zigzagnet import _MODULES
+
+_PACKAGE = "gmcml_tf"
+
+
+def _conv_bn_relu(x, filters, kernel, strides, name):
+    x = keras.layers.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=False,
+                            name=name)(x)
+    x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
+    return keras.layers.ReLU(name=f"{name}_relu")(x)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class ConvCoder(keras.Model):
+    """Deterministic FCN / DeconvNet reconstruction baseline O -> M' (METHOD §7)."""
+
+    def __init__(self, image_size: int | Sequence[int] = 112, kind: str = "fcn",
+                 filters: Sequence[int] = (64, 64, 64, 128, 128), hidden_dim: int = 128,
+                 dropout: float = 0.2, **kwargs):
+        if kind not in ("fcn", "deconvnet"):
+            raise ValueError(f"kind must be 'fcn' or 'deconvnet', got {kind!r}")
+        height, width = _pair(image_size)
+        filters = [int(f) for f in filters]
+        hs, ws = _halvings(height, len(filters)), _halvings(width, len(filters))
+        steps = len(filters)
+
+        images = keras.Input(shape=(height, width, 3), name="images")
+        x, skips = images, []
+        for i, f in enumerate(filters):
+            skips.append(x)
+            x = _conv_bn_relu(x, f, 3, 2, f"conv{i + 1}")
+            x = keras.layers.Dropout(dropout, name=f"conv{i + 1}_dropout")(x)
+        if kind == "deconvnet":
+            x = keras.layers.Flatten(name="flatten")(x)
+            x = keras.layers.Dense(hidden_dim, activation="relu", name="fc1")(x)
+            x = keras.layers.Dense(hs[-1] * ws[-1] * filters[-1], activation="relu",
+                                   name="fc2")(x)
+            x = keras.layers.Reshape((hs[-1], ws[-1], filters[-1]), name="reshape")(x)
+        out_filters = list(reversed(filters[:-1])) + [3]
+        for i, f in enumerate(out_filters):
+            last = i == steps - 1
+            x = keras.layers.Conv2DTranspose(f, 3, strides=2, padding="same", use_bias=last,
+                                             name=f"deconv{i + 1}")(x)
+            th, tw = hs[steps - 1 - i], ws[steps - 1 - i]
+            dh, dw = 2 * hs[steps - i] - th, 2 * ws[steps - i] - tw
+            if dh or dw:
+                x = keras.layers.Cropping2D(((0, dh), (0, dw)), name=f"deconv{i + 1}_crop")(x)
+            if not last:
+                x = keras.layers.BatchNormalization(name=f"deconv{i + 1}_bn")(x)
+                x = keras.layers.ReLU(name=f"deconv{i + 1}_relu")(x)
+                if kind == "fcn":  # skip connection from the encoder map of this size
+                    x = keras.layers.Concatenate(name=f"skip{i + 1}")([x, skips[steps - 1 - i]])
+        m_pred = keras.layers.Activation("sigmoid", dtype="float32", name="mask")(x)
+        super().__init__(inputs=images, outputs={"reconstruction": m_pred}, **kwargs)
+        self.image_size = (height, width)
+        self.kind = kind
+        self.filters = filters
+        self.hidden_dim = hidden_dim
+        self.dropout = dropout
+
+    def get_config(self):
+        return {"name": self.name, "trainable": self.trainable,
+                "image_size": list(self.image_size), "kind": self.kind,
+                "filters": list(self.filters), "hidden_dim": self.hidden_dim,
+                "dropout": self.dropout}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class FireModule(keras.layers.Layer):
+    """SqueezeNet Fire module: 1x1 squeeze -> ReLU(expand 1x1 || expand 3x3), no bypass."""
+
+    def __init__(self, squeeze: int, expand_1x1: int, expand_3x3: int, **kwargs):
+        super().__init__(**kwargs)
+        self.squeeze, self.expand_1x1, self.expand_3x3 = squeeze, expand_1x1, expand_3x3
+        self.squeeze_conv = keras.layers.Conv2D(squeeze, 1, use_bias=False, name="squeeze")
+        self.squeeze_bn = keras.layers.BatchNormalization(name="squeeze_bn")
+        self.expand1_conv = keras.layers.Conv2D(expand_1x1, 1, use_bias=False, name="expand_1x1")
+        self.expand3_conv = keras.layers.Conv2D(expand_3x3, 3, padding="same", use_bias=False,
+                                                name="expand_3x3")
+        self.expand_bn = keras.layers.BatchNormalization(name="expand_bn")
+
+    def build(self, input_shape):
+        squeezed = tuple(input_shape[:-1]) + (self.squeeze,)
+        self.squeeze_conv.build(input_shape)
+        self.squeeze_bn.build(squeezed)
+        self.expand1_conv.build(squeezed)
+        self.expand3_conv.build(squeezed)
+        self.expand_bn.build(tuple(input_shape[:-1]) + (self.expand_1x1 + self.expand_3x3,))
+
+    def call(self, inputs, training=None):
+        s = keras.ops.relu(self.squeeze_bn(self.squeeze_conv(inputs), training=training))
+        e = keras.ops.concatenate([self.expand1_conv(s), self.expand3_conv(s)], axis=-1)
+        return keras.ops.relu(self.expand_bn(e, training=training))
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.expand_1x1 + self.expand_3x3,)
+
+    def get_config(self):
+        return {**super().get_config(), "squeeze": self.squeeze,
+                "expand_1x1": self.expand_1x1, "expand_3x3": self.expand_3x3}
+
+
+class _Classifier(keras.Model):
+    """Shared config plumbing of the classifier baselines."""
+
+    def _finish(self, image_size, input_channels, num_classes, upsample, dropout):
+        self.image_size = image_size
+        self.input_channels = input_channels
+        self.num_classes = num_classes
+        self.upsample = upsample
+        self.dropout = dropout
+
+    def get_config(self):
+        return {"name": self.name, "trainable": self.trainable,
+                "image_size": list(self.image_size), "input_channels": self.input_channels,
+                "num_classes": self.num_classes, "upsample": self.upsample,
+                "dropout": self.dropout}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def _stem(inputs, input_channels, upsample):
+    if not upsample:
+        return inputs
+    return keras.layers.Conv2DTranspose(input_channels, 3, strides=2, padding="same",
+                                        name="upsample")(inputs)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class SqueezeNet(_Classifier):
+    """SqueezeNet (Fire modules, no bypass) in ZigzagNet's macro layout (METHOD §3, §7)."""
+
+    def __init__(self, image_size=112, input_channels: int = 3, num_classes: int = 12,
+                 upsample: bool = False, dropout: float = 0.5, **kwargs):
+        height, width = _pair(image_size)
+        inputs = keras.Input(shape=(height, width, input_channels), name="inputs")
+        x = _stem(inputs, input_channels, upsample)
+        x = _conv_bn_relu(x, 64, 3, 2, "conv1")
+        x = keras.layers.MaxPooling2D(3, 2, padding="same", name="pool1")(x)
+        for i, (s, e1, e3, pool_first) in enumerate(_MODULES):
+            if pool_first:
+                x = keras.layers.MaxPooling2D(3, 2, padding="same", name=f"pool_fire{i + 2}")(x)
+            x = FireModule(s, e1, e3, name=f"fire{i + 2}")(x)
+        descriptor = keras.layers.GlobalAveragePooling2D(dtype="float32", name="descriptor")(x)
+        x = keras.layers.Dropout(dropout, name="dropout")(x)
+        x = keras.layers.Conv2D(num_classes, 1, name="classifier")(x)
+        logits = keras.layers.GlobalAveragePooling2D(dtype="float32", name="logits")(x)
+        super().__init__(inputs=inputs, outputs={"logits": logits, "descriptor": descriptor},
+                         **kwargs)
+        self._finish((height, width), input_channels, num_classes, upsample, dropout)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class AlexNetSmall(_Classifier):
+    """AlexNet-like classifier: 5 convs (BN, ReLU, 3 max-pools), fc 512, fc 512, classes."""
+
+    def __init__(self, image_size=112, input_channels: int = 3, num_classes: int = 12,
+                 upsample: bool = False, dropout: float = 0.5, **kwargs):
+        height, width = _pair(image_size)
+        inputs = keras.Input(shape=(height, width, input_channels), name="inputs")
+        x = _stem(inputs, input_channels, upsample)
+        x = _conv_bn_relu(x, 64, 5, 2, "conv1")
+        x = keras.layers.MaxPooling2D(3, 2, padding="same", name="pool1")(x)
+        x = _conv_bn_relu(x, 128, 5, 1, "conv2")
+        x = keras.layers.MaxPooling2D(3, 2, padding="same", name="pool2")(x)
+        x = _conv_bn_relu(x, 192, 3, 1, "conv3")
+        x = _conv_bn_relu(x, 192, 3, 1, "conv4")
+        x = _conv_bn_relu(x, 128, 3, 1, "conv5")
+        x = keras.layers.MaxPooling2D(3, 2, padding="same", name="pool5")(x)
+        # Global pooling instead of flatten keeps the fc sizes independent of the input size.
+        x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+        x = keras.layers.Dense(512, activation="relu", name="fc6")(x)
+        x = keras.layers.Dropout(dropout, name="fc6_dropout")(x)
+        x = keras.layers.Dense(512, activation="relu", name="fc7")(x)
+        descriptor = keras.layers.Activation("linear", dtype="float32", name="descriptor")(x)
+        x = keras.layers.Dropout(dropout, name="fc7_dropout")(x)
+        logits = keras.layers.Dense(num_classes, dtype="float32", name="logits")(x)
+        super().__init__(inputs=inputs, outputs={"logits": logits, "descriptor": descriptor},
+                         **kwargs)
+        self._finish((height, width), input_channels, num_classes, upsample, dropout)

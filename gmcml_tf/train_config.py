@@ -1,0 +1,149 @@
+"""The `model:` and `train:` sections of the experiment config (typed dataclasses).
+
+`model:` builds `gmcml_tf.models.gmcml.GMCML` (the ablations of METHOD §7 are values
+here); `train:` holds the staged schedule of paper §V-C, the optimiser (Adam 1e-4,
+METHOD §2), the coupled adaptive noise of eq. (8-10), precision and strategy.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from tfrecords_tools.configlib import ConfigError, check_range
+
+RECONS = ("vc", "fcn", "deconvnet", "none")
+CLASSIFIERS = ("zigzagnet", "squeezenet", "alexnet_small")
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+STRATEGIES = ("default", "mirrored", "multi_worker")
+
+
+def _one_of(key: str, value, allowed) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{key}: {value!r} must be one of {', '.join(map(str, allowed))}")
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    recon: str = "vc"                     # vc | fcn | deconvnet | none (METHOD §2, §7)
+    classifier: str = "zigzagnet"         # zigzagnet | squeezenet | alexnet_small
+    classifier_input: str = "concat"      # concat: 6-ch [O, M'] | rgb: O alone
+    image_size: int = 64                  # input of both nets (data resized to this)
+    num_classes: int = 12
+    recon_filters: list[int] = dataclasses.field(default_factory=lambda: [64, 64, 64, 128, 128])
+    latent_dim: int = 32
+    hidden_dim: int = 128
+    recon_dropout: float = 0.2            # authors: keep 0.8
+    classifier_dropout: float = 0.5
+    upsample: bool = False                # learned 2x upsampling before the classifier (112 -> 224)
+    stop_recon_gradient: bool = False     # "VC" ablation: classifier losses stop at M'
+    triplet_margin: float = 1.0           # m_tri of eq. (6)
+
+    def validate(self, p: str = "model") -> None:
+        _one_of(f"{p}.recon", self.recon, RECONS)
+        _one_of(f"{p}.classifier", self.classifier, CLASSIFIERS)
+        _one_of(f"{p}.classifier_input", self.classifier_input, ("concat", "rgb"))
+        if self.classifier_input == "concat" and self.recon == "none":
+            raise ConfigError(f"{p}.classifier_input: 'concat' needs a reconstruction net "
+                              f"({p}.recon is 'none'; use classifier_input: rgb)")
+        check_range(f"{p}.image_size", self.image_size, 16, 1024)
+        check_range(f"{p}.num_classes", self.num_classes, 2)
+        if not self.recon_filters or min(self.recon_filters) < 1:
+            raise ConfigError(f"{p}.recon_filters: need a non-empty list of positive widths")
+        check_range(f"{p}.latent_dim", self.latent_dim, 1)
+        check_range(f"{p}.hidden_dim", self.hidden_dim, 1)
+        check_range(f"{p}.recon_dropout", self.recon_dropout, 0.0, 0.95)
+        check_range(f"{p}.classifier_dropout", self.classifier_dropout, 0.0, 0.95)
+        if self.triplet_margin <= 0:
+            raise ConfigError(f"{p}.triplet_margin: {self.triplet_margin} must be > 0 (it divides in eq. 6)")
+
+
+@dataclasses.dataclass
+class NoiseConfig:
+    on: bool = True          # off: the "GM-ML" ablation
+    alpha: float = 0.25      # eq. (9)
+    beta: float = 2.0        # eq. (9)
+    m_noise: float = 1e-3    # eq. (9) denominator guard
+
+    def validate(self, p: str) -> None:
+        check_range(f"{p}.alpha", self.alpha, 0.0)
+        check_range(f"{p}.beta", self.beta, 0.0)
+        if self.m_noise <= 0:
+            raise ConfigError(f"{p}.m_noise: {self.m_noise} must be > 0")
+
+
+@dataclasses.dataclass
+class LossWeights:
+    """Weights of the terms of eq. (11); 0 switches a term off."""
+    enc: float = 1.0
+    gen: float = 1.0
+    pair: float = 1.0
+    tri: float = 1.0
+    softmax: float = 0.0
+
+    def validate(self, p: str) -> None:
+        for f in dataclasses.fields(self):
+            check_range(f"{p}.{f.name}", getattr(self, f.name), 0.0)
+
+
+@dataclasses.dataclass
+class StageConfig:
+    name: str = "stage"
+    epochs: int = 1
+    steps_per_epoch: int | None = None     # None: one pass over the training split
+    triplets: bool = True                  # batches of multi-triplet sets of 5 (METHOD §4)
+    background: bool = True                # False: renders over black (paper stage 1)
+    close_only: bool = False               # close-shot renders only (softmax fine-tune)
+    learning_rate: float | None = None     # None: train.learning_rate
+    losses: LossWeights = dataclasses.field(default_factory=LossWeights)
+
+    def validate(self, p: str) -> None:
+        check_range(f"{p}.epochs", self.epochs, 0)
+        if self.steps_per_epoch is not None:
+            check_range(f"{p}.steps_per_epoch", self.steps_per_epoch, 1)
+        if self.learning_rate is not None and self.learning_rate <= 0:
+            raise ConfigError(f"{p}.learning_rate: {self.learning_rate} must be > 0")
+        w = self.losses
+        if (w.pair or w.tri) and not self.triplets:
+            raise ConfigError(f"{p}.losses: pair/tri need multi-triplet batches ({p}.triplets: true)")
+        if not any(dataclasses.astuple(w)):
+            raise ConfigError(f"{p}.losses: every term is 0; switch at least one on")
+
+
+def paper_stages() -> list[StageConfig]:
+    """Paper §V-C: triplet+pair without background, then with, then softmax on close shots."""
+    return [
+        StageConfig(name="triplet_plain", background=False),
+        StageConfig(name="triplet_background", background=True),
+        StageConfig(name="softmax_close", triplets=False, close_only=True,
+                    losses=LossWeights(pair=0.0, tri=0.0, softmax=1.0)),
+    ]
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    data: str = "data_out/quickstart"      # shards from `gmcml-tf render`
+    workdir: str = "runs/gm_cml"
+    batch_size: int = 16                   # images, or multi-triplet sets in triplet stages
+    learning_rate: float = 1e-4            # Adam (METHOD §2)
+    precision: str = "float32"             # float32 | mixed_bfloat16 | mixed_float16
+    strategy: str = "default"              # default | mirrored | multi_worker
+    seed: int = 0
+    shuffle_buffer: int = 2048
+    cache: bool = False
+    evaluate: bool = True                  # softmax accuracy on `val` after each stage
+    summary_every: int = 10                # steps between TensorBoard scalars
+    image_every: int = 200                 # steps between O | M | M' image grids (paper Fig. 9)
+    keep_checkpoints: int = 3
+    noise: NoiseConfig = dataclasses.field(default_factory=NoiseConfig)
+    stages: list[StageConfig] = dataclasses.field(default_factory=paper_stages)
+
+    def validate(self, p: str = "train") -> None:
+        check_range(f"{p}.batch_size", self.batch_size, 1)
+        if self.learning_rate <= 0:
+            raise ConfigError(f"{p}.learning_rate: {self.learning_rate} must be > 0")
+        _one_of(f"{p}.precision", self.precision, PRECISIONS)
+        _one_of(f"{p}.strategy", self.strategy, STRATEGIES)
+        check_range(f"{p}.summary_every", self.summary_every, 1)
+        check_range(f"{p}.image_every", self.image_every, 1)
+        check_range(f"{p}.keep_checkpoints", self.keep_checkpoints, 1)
+        if not self.stages:
+            raise ConfigError(f"{p}.stages: need at least one stage")
