@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 
@@ -86,6 +87,31 @@ def cmd_bench_render(args) -> int:
     return 0
 
 
+def cmd_fit(args) -> int:
+    from gmcml_tf.config import load_config
+    from gmcml_tf.train import fit
+    flags = [f"train.{key}={json.dumps(value)}" for key, value in
+             (("data", args.data), ("seed", args.seed), ("workdir", args.workdir)) if value is not None]
+    cfg = load_config(args.config, list(args.set or []) + flags)
+    s = fit(cfg, cfg.train.workdir, show_progress=not args.no_progress)
+    acc = "n/a" if s["val_accuracy"] is None else f"{s['val_accuracy']:.3f}"
+    print(f"done in {s['seconds']} s, {s['steps']} steps: val accuracy {acc}; model {s['model_mb']:.2f} MB "
+          f"(recon {s['recon_mb']:.2f} + classifier {s['classifier_mb']:.2f}, float32)")
+    print(f"  workdir {s['workdir']} (model.keras, checkpoints/, history.json)")
+    print(f"  logs: {s['tensorboard']}")
+    return 0
+
+
+def cmd_bench_train(args) -> int:
+    from gmcml_tf.bench import bench_train
+    result = bench_train(size=args.size, steps=args.steps, batch_size=args.batch_size)
+    print(json.dumps(result, indent=2))
+    if args.json:
+        from tfrecords_tools.writer import write_json_atomic
+        write_json_atomic(args.json, result)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gmcml-tf", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -117,6 +143,15 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--split", choices=["train", "val"])
     v.set_defaults(func=cmd_data_preview)
 
+    f = sub.add_parser("fit", help="train GM-CML (or an ablation) on rendered shards")
+    f.add_argument("--config", required=True, help="YAML config (configs/gm_cml.yaml, ...)")
+    f.add_argument("--workdir", help="run folder (default: train.workdir); re-run to resume")
+    f.add_argument("--data", help="shards folder from `gmcml-tf render` (default: train.data)")
+    f.add_argument("--seed", type=int)
+    f.add_argument("--set", action="append", metavar="KEY=VALUE", help="override any config key")
+    f.add_argument("--no-progress", action="store_true")
+    f.set_defaults(func=cmd_fit)
+
     b = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench_command", required=True)
     br = b.add_parser("render", help="full render pipeline vs the bare render loop")
     br.add_argument("--config", help="YAML config (render section)")
@@ -126,22 +161,38 @@ def build_parser() -> argparse.ArgumentParser:
     br.add_argument("--set", action="append", metavar="KEY=VALUE")
     br.add_argument("--json", help="also write the result here")
     br.set_defaults(func=cmd_bench_render)
+    bt = b.add_parser("train", help="GM-CML vs ZigzagNet alone: training images/s, model MB")
+    bt.add_argument("--size", type=_positive_int, default=64)
+    bt.add_argument("--steps", type=_positive_int, default=20)
+    bt.add_argument("--batch-size", type=_positive_int, default=16)
+    bt.add_argument("--json", help="also write the result here")
+    bt.set_defaults(func=cmd_bench_train)
+    from gmcml_tf.cli_serving import add_commands
+    add_commands(sub, b, _positive_int)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter is not for users
     from tfrecords_tools.compose import BackgroundError
     from tfrecords_tools.configlib import ConfigError
     from tfrecords_tools.meshes import MeshError, SourceError
     from tfrecords_tools.stats import DataError
+    from gmcml_tf.train import TrainingError
+    try:
+        from gmcml_tf.data import DataError as InputError
+    except ImportError:  # the input pipeline is not there yet
+        InputError = DataError
+    from gmcml_tf.cli_serving import errors as serving_errors
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, SourceError, MeshError, BackgroundError, DataError, FileNotFoundError) as e:
+    except (ConfigError, SourceError, MeshError, BackgroundError, DataError, InputError,
+            TrainingError, FileNotFoundError, *serving_errors()) as e:
         print(f"gmcml-tf: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("gmcml-tf: interrupted; complete shards are kept, re-run the same command to resume",
+        print("gmcml-tf: interrupted; complete shards and checkpoints are kept, re-run the same command to resume",
               file=sys.stderr)
         return 130
 

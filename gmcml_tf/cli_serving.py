@@ -1,0 +1,102 @@
+"""`gmcml-tf export | predict | serve | bench serve`: argument parsing for the deployment commands."""
+from __future__ import annotations
+
+import json
+
+
+def cmd_export(args) -> int:
+    from gmcml_tf.export import export
+    from gmcml_tf.workdir import load_run
+    run = load_run(args.workdir)
+    cfg = run.config
+    out = args.out or f"saved_models/{cfg.model.recon}_{cfg.model.classifier}"
+    s = export(run.model, out, image_size=cfg.model.image_size, class_names=run.class_names,
+               fit=args.fit or run.fit, version=args.version,
+               metadata={"workdir": str(args.workdir), "seed": cfg.train.seed})
+    print(f"exported {s['path']} ({s['size_mb']} MB; signatures serving_default (image bytes), "
+          f"predict_images (float32); reload check max |dp| = {s['max_abs_probability_difference']:.1e})")
+    print(f"  serve: gmcml-tf serve --model {out}   or TF Serving: see README 'Serving'")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from gmcml_tf.serving.client import predict_http, predict_local, read_images
+    images = read_images(args.images)
+    if args.server:
+        if not args.model_name:
+            raise SystemExit("gmcml-tf predict: error: --server needs --model-name")
+        results = predict_http(args.server, args.model_name, images, k=args.top_k)
+    else:
+        if not args.model:
+            raise SystemExit("gmcml-tf predict: error: give --model DIR or --server URL")
+        results = predict_local(args.model, images, k=args.top_k)
+    if args.json:
+        print(json.dumps([{"image": p, "top_k": r} for p, r in zip(args.images, results)], indent=2))
+    else:
+        for path, top in zip(args.images, results):
+            print(f"{path}: " + ", ".join(f"{t['class']} {t['probability']:.3f}" for t in top))
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from gmcml_tf.serving.app import serve
+    from gmcml_tf.serving.rest import Limits
+    serve(args.model, host=args.host, port=args.port, name=args.model_name,
+          limits=Limits(max_batch=args.max_batch, max_pixels=args.max_pixels,
+                        max_body_bytes=args.max_body_mb * 2 ** 20))
+    return 0
+
+
+def cmd_bench_serve(args) -> int:
+    from gmcml_tf.serving.bench import bench_serve
+    result = bench_serve(args.model, size=args.size, requests=args.requests)
+    print(json.dumps(result, indent=2))
+    if args.json:
+        from tfrecords_tools.writer import write_json_atomic
+        write_json_atomic(args.json, result)
+    return 0
+
+
+def add_commands(sub, bench, positive_int) -> None:
+    e = sub.add_parser("export", help="SavedModel for TF Serving: saved_models/NAME/N")
+    e.add_argument("--workdir", required=True, help="a `gmcml-tf fit` run folder")
+    e.add_argument("--out", help="model base folder (default saved_models/<recon>_<classifier>)")
+    e.add_argument("--version", type=positive_int, help="default: the next free integer")
+    e.add_argument("--fit", choices=["stretch", "pad", "crop"], help="photo fitting (default: eval.fit)")
+    e.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("predict", help="top-k classes of images, in-process or from a server")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--model", help="saved_models/NAME or saved_models/NAME/N (in-process)")
+    p.add_argument("--server", help="base URL of TF Serving or `gmcml-tf serve`")
+    p.add_argument("--model-name", help="model name on the server")
+    p.add_argument("--top-k", type=positive_int, default=3)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_predict)
+
+    s = sub.add_parser("serve", help="TF Serving's REST API (predict, status, metadata) without Docker")
+    s.add_argument("--model", required=True, help="saved_models/NAME (versions below it)")
+    s.add_argument("--model-name", help="name in the URL (default: the folder name)")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=positive_int, default=8501)
+    s.add_argument("--max-batch", type=positive_int, default=64)
+    s.add_argument("--max-pixels", type=positive_int, default=4096 * 4096)
+    s.add_argument("--max-body-mb", type=positive_int, default=32)
+    s.set_defaults(func=cmd_serve)
+
+    bs = bench.add_parser("serve", help="p50/p99 latency and requests/s over HTTP on localhost")
+    bs.add_argument("--model", help="saved_models/NAME (default: export an untrained GM-CML)")
+    bs.add_argument("--size", type=positive_int, default=112)
+    bs.add_argument("--requests", type=positive_int, default=200)
+    bs.add_argument("--json", help="also write the result here")
+    bs.set_defaults(func=cmd_bench_serve)
+
+
+def errors() -> tuple[type[Exception], ...]:
+    """User-facing error types of these commands (one line, exit 2)."""
+    from gmcml_tf.export import ExportError
+    from gmcml_tf.serving.client import PredictError
+    from gmcml_tf.serving.repository import NotFound
+    from gmcml_tf.workdir import RunError
+    return ExportError, PredictError, NotFound, RunError
+

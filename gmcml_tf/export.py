@@ -1,0 +1,133 @@
+"""SavedModel export in TF Serving's layout: `saved_models/NAME/N/` (paper §VI test mode).
+
+Two signatures, preprocessing inside the graph so clients send raw images:
+- `serving_default`: `images`, a string tensor of encoded JPEG/PNG bytes (TF Serving's
+  REST API carries them as {"b64": ...});
+- `predict_images`: `images`, float32 (N, H, W, 3) in [0, 1], any H and W.
+Both return `probabilities` (N, 12), `class_id` int64, `class_name` string,
+`classes` / `scores` (every class name and probability, best first), `descriptor` and, for models with a reconstruction net, `reconstruction` (M' as
+uint8 RGB). The graph runs the test mode of METHOD §6, cls(ren(map(O)), O): dropout
+and the adaptive noise are off. Class names live in the graph and in
+`assets.extra/gmcml.json` beside it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from gmcml_tf.preprocess import check_fit, decode_image, fit_to_square
+
+METADATA_FILE = "assets.extra/gmcml.json"
+SIGNATURES = ("serving_default", "predict_images")
+
+
+class ExportError(Exception):
+    """Export cannot proceed; the message names the path."""
+
+
+def next_version(base: Path) -> int:
+    """TF Serving serves the highest integer folder; the next export gets one more."""
+    versions = [int(p.name) for p in base.iterdir() if p.is_dir() and p.name.isdigit()] \
+        if base.is_dir() else []
+    return max(versions, default=0) + 1
+
+
+def _outputs(model: keras.Model, images: tf.Tensor, class_names: tf.Tensor) -> dict:
+    out = model(images, training=False)
+    probabilities = tf.nn.softmax(tf.cast(out["logits"], tf.float32), axis=-1)
+    class_id = tf.argmax(probabilities, axis=-1, output_type=tf.int64)
+    result = {"probabilities": probabilities, "class_id": class_id,
+              "class_name": tf.gather(class_names, class_id),
+              "descriptor": tf.cast(out["descriptor"], tf.float32)}
+    # Every class, best first (TF Serving's classify convention): a REST client gets the
+    # top-k with names without knowing the class list.
+    order = tf.argsort(probabilities, axis=-1, direction="DESCENDING", stable=True)
+    result["classes"] = tf.gather(class_names, order)
+    result["scores"] = tf.gather(probabilities, order, batch_dims=1)
+    if out.get("reconstruction") is not None:
+        m = tf.clip_by_value(tf.cast(out["reconstruction"], tf.float32), 0.0, 1.0)
+        result["reconstruction"] = tf.cast(tf.round(m * 255.0), tf.uint8)
+    return result
+
+
+def build_archive(model: keras.Model, image_size: int, class_names: list[str],
+                  fit: str = "stretch") -> keras.export.ExportArchive:
+    check_fit(fit)
+    names = tf.constant(class_names)
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+
+    def from_bytes(images):
+        decoded = tf.map_fn(lambda b: fit_to_square(decode_image(b), image_size, fit), images,
+                            fn_output_signature=tf.TensorSpec([image_size, image_size, 3], tf.float32))
+        return _outputs(model, decoded, names)
+
+    def from_floats(images):
+        return _outputs(model, fit_to_square(images, image_size, fit), names)
+
+    archive.add_endpoint("serving_default", from_bytes,
+                         input_signature=[tf.TensorSpec([None], tf.string, name="images")])
+    archive.add_endpoint("predict_images", from_floats, input_signature=[
+        tf.TensorSpec([None, None, None, 3], tf.float32, name="images")])
+    return archive
+
+
+def export(model: keras.Model, base: str | Path, *, image_size: int, class_names: list[str],
+           fit: str = "stretch", version: int | None = None, metadata: dict | None = None,
+           check_images: np.ndarray | None = None, tolerance: float = 1e-4) -> dict:
+    """Write `base/<version>/` atomically, reload it, and check it against the Keras model.
+
+    `check_images` (N, S, S, 3) in [0, 1] (random ones by default) go through both the
+    Keras model and the reloaded `predict_images`; the largest probability difference
+    must stay within `tolerance`. Returns a summary dict (path, version, size, check).
+    """
+    base = Path(base)
+    version = next_version(base) if version is None else int(version)
+    if version < 1:
+        raise ExportError(f"--version {version}: TF Serving versions are integers >= 1")
+    final = base / str(version)
+    if final.exists():
+        raise ExportError(f"{final} exists: TF Serving versions are immutable; pick another --version")
+    base.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{version}.tmp-", dir=base))
+    try:
+        build_archive(model, image_size, class_names, fit).write_out(str(tmp), verbose=False)
+        meta = {"class_names": list(class_names), "image_size": image_size, "fit": fit,
+                "signatures": list(SIGNATURES), **(metadata or {})}
+        (tmp / METADATA_FILE).parent.mkdir(parents=True, exist_ok=True)
+        (tmp / METADATA_FILE).write_text(json.dumps(meta, indent=2))
+        if check_images is None:
+            check_images = np.random.default_rng(0).random((4, image_size, image_size, 3),
+                                                           dtype=np.float32)
+        diff = _check(model, tmp, check_images)
+        if diff > tolerance:
+            raise ExportError(f"{final}: reloaded SavedModel differs from the Keras model "
+                              f"(max |dp| = {diff:.2e} > {tolerance:g}); nothing written")
+        os.replace(tmp, final)  # a folder rename: TF Serving never sees a half-written version
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    size = sum(p.stat().st_size for p in final.rglob("*") if p.is_file())
+    return {"path": str(final), "version": version, "size_mb": round(size / 2 ** 20, 2),
+            "max_abs_probability_difference": diff, "image_size": image_size, "fit": fit}
+
+
+def _check(model: keras.Model, path: Path, images: np.ndarray) -> float:
+    loaded = tf.saved_model.load(str(path))
+    got = loaded.signatures["predict_images"](images=tf.constant(images, tf.float32))
+    want = tf.nn.softmax(tf.cast(model(images, training=False)["logits"], tf.float32), axis=-1)
+    return float(np.max(np.abs(got["probabilities"].numpy() - want.numpy())))
+
+
+def read_metadata(version_dir: str | Path) -> dict:
+    path = Path(version_dir) / METADATA_FILE
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise ExportError(f"{path}: not a gmcml-tf export ({e})") from None

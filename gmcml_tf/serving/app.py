@@ -1,0 +1,102 @@
+"""`gmcml-tf serve`: the part of TF Serving's REST API that clients use, on starlette + uvicorn.
+
+  GET  /v1/models/NAME[/versions/N]            version status
+  GET  /v1/models/NAME[/versions/N]/metadata   signature defs
+  POST /v1/models/NAME[/versions/N]:predict    instances / inputs, signature_name
+
+Every client mistake is a 4xx with {"error": "..."}; the model runs in a worker
+thread, so a slow request never blocks the event loop.
+"""
+from __future__ import annotations
+
+import json
+import re
+
+import tensorflow as tf
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from gmcml_tf.serving import rest
+from gmcml_tf.serving.repository import ModelRepository, NotFound
+
+_PATH = re.compile(r"^(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?"
+                   r"(?P<suffix>/metadata|:predict|:classify|:regress)?$")
+
+
+def _error(message: str, status: int) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise rest.RequestError(f"request body of {declared} bytes is over the limit of {limit}", 413)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise rest.RequestError(f"request body is over the limit of {limit} bytes", 413)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_app(repo: ModelRepository, limits: rest.Limits | None = None) -> Starlette:
+    limits = limits or rest.Limits()
+
+    def _predict(servable, body):
+        name, inputs, row = rest.parse_predict(body, servable.signatures, limits)
+        fn = servable.signature(name)
+        tensors = {k: tf.constant(v) for k, v in inputs.items()}
+        try:
+            outputs = fn(**tensors)
+        except (tf.errors.InvalidArgumentError, tf.errors.OutOfRangeError) as e:
+            raise rest.RequestError(e.message.splitlines()[0] if e.message else str(e)) from None
+        return rest.format_predict(outputs, row)
+
+    async def models(request: Request) -> JSONResponse:
+        m = _PATH.match(request.path_params["rest"])
+        if not m:
+            return _error(f"Malformed request: {request.method} {request.url.path}", 404)
+        name, version, suffix = m["name"], m["version"], m["suffix"] or ""
+        version = int(version) if version else None
+        try:
+            if request.method == "GET" and suffix == "":
+                servable = await run_in_threadpool(repo.get, name, version)
+                return JSONResponse(rest.model_status([servable.version] if version else
+                                                      repo.versions()))
+            if request.method == "GET" and suffix == "/metadata":
+                servable = await run_in_threadpool(repo.get, name, version)
+                return JSONResponse(rest.metadata(name, servable.version, servable.signatures))
+            if request.method == "POST" and suffix == ":predict":
+                raw = await _read_body(request, limits.max_body_bytes)
+                try:
+                    body = json.loads(raw)
+                except (ValueError, UnicodeDecodeError) as e:
+                    raise rest.RequestError(f"JSON Parse error: {e}") from None
+                servable = await run_in_threadpool(repo.get, name, version)
+                return JSONResponse(await run_in_threadpool(_predict, servable, body))
+            if suffix in (":classify", ":regress"):
+                return _error(f"{suffix[1:]} is not supported: these models expose predict "
+                              "signatures only", 400)
+            return _error(f"Malformed request: {request.method} {request.url.path}", 405 if
+                          suffix in ("", "/metadata", ":predict") else 404)
+        except NotFound as e:
+            return _error(str(e), 404)
+        except rest.RequestError as e:
+            return _error(str(e), e.status)
+
+    return Starlette(routes=[Route("/v1/models/{rest:path}", models, methods=["GET", "POST"])])
+
+
+def serve(model: str, host: str = "127.0.0.1", port: int = 8501, name: str | None = None,
+          limits: rest.Limits | None = None, log_level: str = "warning") -> None:
+    import uvicorn
+    from gmcml_tf.serving.repository import resolve_model_dir
+    base, _ = resolve_model_dir(model)
+    repo = ModelRepository(base, name=name)
+    print(f"serving {repo.name} versions {repo.versions()} from {base} on http://{host}:{port}"
+          f"/v1/models/{repo.name}", flush=True)
+    uvicorn.run(create_app(repo, limits), host=host, port=port, log_level=log_level)

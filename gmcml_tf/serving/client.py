@@ -1,0 +1,74 @@
+"""`gmcml-tf predict`: top-k classes per image, from a SavedModel in-process or a server over HTTP.
+
+Both paths send the encoded file bytes to `serving_default` and read back
+`probabilities` and the class names, so their answers agree to float precision.
+"""
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+
+class PredictError(Exception):
+    """A bad image file, model path or server answer; the message names it."""
+
+
+def read_images(paths: list[str]) -> list[bytes]:
+    out = []
+    for p in paths:
+        try:
+            data = Path(p).read_bytes()
+            with Image.open(io.BytesIO(data)) as im:
+                im.verify()
+        except FileNotFoundError:
+            raise PredictError(f"{p}: no such file") from None
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+            raise PredictError(f"{p}: not a readable image ({e})") from None
+        out.append(data)
+    return out
+
+
+def top_k(classes, scores, k: int) -> list[list[dict]]:
+    """From the `classes` / `scores` outputs (best first) to [{class, probability}] per image."""
+    return [[{"class": c.decode() if isinstance(c, bytes) else c, "probability": round(float(p), 6)}
+             for c, p in zip(cs[:k], ps[:k])] for cs, ps in zip(classes, scores)]
+
+
+def predict_local(model_dir: str, images: list[bytes], k: int = 3) -> list[list[dict]]:
+    import tensorflow as tf
+    from gmcml_tf.serving.repository import ModelRepository, NotFound, resolve_model_dir
+    try:
+        base, version = resolve_model_dir(model_dir)
+        servable = ModelRepository(base).get(base.name, version)
+    except NotFound as e:
+        raise PredictError(str(e)) from None
+    out = servable.signatures["serving_default"](images=tf.constant(images, tf.string))
+    return top_k(out["classes"].numpy().tolist(), out["scores"].numpy().tolist(), k)
+
+
+def predict_http(server: str, model_name: str, images: list[bytes], k: int = 3,
+                 version: int | None = None, timeout: float = 60.0) -> list[list[dict]]:
+    import httpx
+    base = f"{server.rstrip('/')}/v1/models/{model_name}"
+    if version:
+        base += f"/versions/{version}"
+    body = {"signature_name": "serving_default",
+            "instances": [{"b64": base64.b64encode(b).decode()} for b in images]}
+    try:
+        resp = httpx.post(f"{base}:predict", json=body, timeout=timeout)
+    except httpx.HTTPError as e:
+        raise PredictError(f"{server}: {e}") from None
+    if resp.status_code != 200:
+        raise PredictError(f"{resp.request.url}: HTTP {resp.status_code}: {_error_text(resp)}")
+    preds = resp.json()["predictions"]
+    return top_k([p["classes"] for p in preds], [p["scores"] for p in preds], k)
+
+
+def _error_text(r) -> str:
+    try:
+        return r.json().get("error", r.text)
+    except ValueError:
+        return r.text[:200]

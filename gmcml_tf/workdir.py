@@ -1,0 +1,44 @@
+"""A finished `gmcml-tf fit` run folder, read back: the model, its resolved config, class names.
+
+Written by gmcml_tf.train (config.yaml, model.keras); read by evaluate and export.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from tfrecords_tools.categories import CATEGORIES
+
+
+class RunError(Exception):
+    """The folder is not a finished run; the message names the missing file."""
+
+
+@dataclasses.dataclass
+class Run:
+    path: Path
+    config: object          # gmcml_tf.config.ExperimentConfig
+    model: object           # gmcml_tf.models.GMCML
+    class_names: list[str]
+    fit: str = "stretch"    # how photos are fitted to the square input
+
+
+def load_run(workdir: str | Path, load_model: bool = True) -> Run:
+    path = Path(workdir)
+    config_path, model_path = path / "config.yaml", path / "model.keras"
+    if not path.is_dir():
+        raise RunError(f"{path}: no such run folder (train one with gmcml-tf fit)")
+    if not config_path.is_file():
+        raise RunError(f"{config_path}: missing; {path} is not a gmcml-tf fit run folder")
+    if load_model and not model_path.is_file():
+        raise RunError(f"{model_path}: missing; the run has not finished "
+                       "(re-run its gmcml-tf fit command to resume)")
+    from gmcml_tf.config import load_config
+    cfg = load_config(config_path)
+    model = None
+    if load_model:
+        import keras
+        import gmcml_tf.models.gmcml  # noqa: F401  registers the serialisable classes
+        model = keras.models.load_model(model_path, compile=False)
+    fit = getattr(getattr(cfg, "eval", None), "fit", "stretch")
+    return Run(path, cfg, model, list(CATEGORIES[: cfg.model.num_classes]), fit)

@@ -1,0 +1,171 @@
+"""Export -> SavedModel -> TF-Serving-compatible REST server, over real HTTP on loopback."""
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+
+import httpx
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from gmcml_tf.export import ExportError, export, read_metadata
+from gmcml_tf.serving import rest
+from gmcml_tf.serving.app import create_app
+from gmcml_tf.serving.client import PredictError, predict_http, predict_local, read_images
+from gmcml_tf.serving.repository import ModelRepository
+from serving_fixtures import SIZE, png_bytes, running_server, tiny_model
+from tfrecords_tools.categories import CATEGORIES
+
+OUTPUTS = {"probabilities", "class_id", "class_name", "classes", "scores", "descriptor",
+           "reconstruction"}
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    base = tmp_path_factory.mktemp("saved_models") / "gmcml"
+    model = tiny_model()
+    summary = export(model, base, image_size=SIZE, class_names=list(CATEGORIES))
+    return model, base, summary
+
+
+@pytest.fixture(scope="module")
+def server(exported):
+    _, base, _ = exported
+    with running_server(create_app(ModelRepository(base, poll_s=0.0),
+                                   rest.Limits(max_batch=4, max_pixels=300 * 300,
+                                               max_body_bytes=2 ** 20))) as url:
+        yield url
+
+
+def b64(data: bytes) -> dict:
+    return {"b64": base64.b64encode(data).decode()}
+
+
+def test_export_layout_signatures_and_agreement_with_keras(exported):
+    model, base, summary = exported
+    assert summary["version"] == 1 and (base / "1" / "saved_model.pb").is_file()
+    assert summary["max_abs_probability_difference"] <= 1e-4
+    meta = read_metadata(base / "1")
+    assert meta["class_names"] == list(CATEGORIES) and meta["image_size"] == SIZE
+    loaded = tf.saved_model.load(str(base / "1"))
+    assert set(loaded.signatures) == {"serving_default", "predict_images"}
+    img = np.random.default_rng(1).random((2, 48, 40, 3)).astype(np.float32)  # any H, W
+    out = loaded.signatures["predict_images"](images=tf.constant(img))
+    assert set(out) == OUTPUTS
+    assert out["reconstruction"].dtype == tf.uint8 and out["reconstruction"].shape == (2, SIZE, SIZE, 3)
+    np.testing.assert_allclose(out["probabilities"].numpy().sum(1), 1, atol=1e-5)
+    # Test mode (METHOD §6): no dropout, no noise -> the same answer twice.
+    again = loaded.signatures["predict_images"](images=tf.constant(img))
+    np.testing.assert_array_equal(out["probabilities"].numpy(), again["probabilities"].numpy())
+    assert [c.decode() for c in out["class_name"].numpy()] == \
+        [CATEGORIES[i] for i in out["class_id"].numpy()]
+
+
+def test_export_refuses_an_existing_version(exported):
+    model, base, _ = exported
+    with pytest.raises(ExportError, match="immutable"):
+        export(model, base, image_size=SIZE, class_names=list(CATEGORIES), version=1)
+
+
+def test_status_and_metadata_match_tf_serving_formats(server):
+    r = httpx.get(f"{server}/v1/models/gmcml")
+    assert r.status_code == 200
+    assert r.json() == {"model_version_status": [
+        {"version": "1", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}]}
+    meta = httpx.get(f"{server}/v1/models/gmcml/metadata").json()
+    assert meta["model_spec"] == {"name": "gmcml", "signature_name": "", "version": "1"}
+    sigs = meta["metadata"]["signature_def"]["signature_def"]
+    assert set(sigs) == {"serving_default", "predict_images"}
+    images = sigs["serving_default"]["inputs"]["images"]
+    assert images["dtype"] == "DT_STRING" and images["tensor_shape"]["dim"] == [{"size": "-1", "name": ""}]
+    assert sigs["serving_default"]["method_name"] == "tensorflow/serving/predict"
+    assert set(sigs["predict_images"]["outputs"]) == OUTPUTS
+
+
+def test_row_and_columnar_predict_and_cli_paths_agree(server, exported, tmp_path):
+    _, base, _ = exported
+    imgs = [png_bytes(seed=1), png_bytes((20, 30), seed=2, mode="L")]
+    row = httpx.post(f"{server}/v1/models/gmcml:predict", json={"instances": [b64(i) for i in imgs]})
+    assert row.status_code == 200
+    preds = row.json()["predictions"]
+    assert len(preds) == 2 and set(preds[0]) == OUTPUTS
+    col = httpx.post(f"{server}/v1/models/gmcml/versions/1:predict",
+                     json={"signature_name": "serving_default", "inputs": {"images": [b64(i) for i in imgs]}})
+    assert col.status_code == 200
+    np.testing.assert_allclose(col.json()["outputs"]["probabilities"],
+                               [p["probabilities"] for p in preds], atol=1e-6)
+    floats = np.random.default_rng(3).random((1, SIZE, SIZE, 3)).tolist()
+    r = httpx.post(f"{server}/v1/models/gmcml:predict",
+                   json={"signature_name": "predict_images", "instances": floats})
+    assert r.status_code == 200 and len(r.json()["predictions"][0]["probabilities"]) == 12
+    paths = []
+    for i, data in enumerate(imgs):
+        paths.append(tmp_path / f"{i}.png")
+        paths[-1].write_bytes(data)
+    data = read_images([str(p) for p in paths])
+    local = predict_local(str(base), data, k=3)
+    remote = predict_http(server, "gmcml", data, k=3)
+    assert [[c["class"] for c in x] for x in local] == [[c["class"] for c in x] for x in remote]
+    for a, b in zip(local, remote):
+        np.testing.assert_allclose([c["probability"] for c in a], [c["probability"] for c in b], atol=1e-5)
+
+
+BAD_REQUESTS = [
+    ("not json", b"{instances: ", 400, "JSON"),
+    ("not an object", json.dumps([1, 2]).encode(), 400, "JSON object"),
+    ("no instances", json.dumps({"foo": 1}).encode(), 400, "unknown field"),
+    ("both formats", json.dumps({"instances": [], "inputs": []}).encode(), 400, "exactly one"),
+    ("bad base64", json.dumps({"instances": [{"b64": "!!!"}]}).encode(), 400, "base64"),
+    ("not an image", json.dumps({"instances": [b64(b"hello")]}).encode(), 400, "not a JPEG"),
+    ("too many pixels", json.dumps({"instances": [b64(png_bytes((400, 400, 3)))]}).encode(), 400, "pixels"),
+    ("batch too big", json.dumps({"instances": [b64(png_bytes())] * 5}).encode(), 400, "batch"),
+    ("unknown signature", json.dumps({"signature_name": "nope", "instances": [1]}).encode(), 400, "nope"),
+    ("wrong rank", json.dumps({"signature_name": "predict_images", "instances": [[1, 2]]}).encode(), 400, "rank"),
+    ("wrong dtype", json.dumps({"signature_name": "predict_images",
+                                "instances": [[[["a", "b", "c"]]]]}).encode(), 400, "float32"),
+    ("ragged", json.dumps({"signature_name": "predict_images",
+                           "instances": [[[[0, 0, 0]], [[0, 0]]]]}).encode(), 400, "rectangular"),
+    ("body too large", b"{\"instances\": [\"" + b"a" * (2 ** 20 + 10) + b"\"]}", 413, "limit"),
+]
+
+
+@pytest.mark.parametrize("what,body,status,message", BAD_REQUESTS, ids=[b[0] for b in BAD_REQUESTS])
+def test_malformed_requests_get_4xx_and_the_server_keeps_serving(server, what, body, status, message):
+    r = httpx.post(f"{server}/v1/models/gmcml:predict", content=body,
+                   headers={"content-type": "application/json"})
+    assert r.status_code == status, r.text
+    assert message in r.json()["error"]
+    good = httpx.post(f"{server}/v1/models/gmcml:predict", json={"instances": [b64(png_bytes())]})
+    assert good.status_code == 200
+
+
+def test_unknown_model_version_and_verb_are_404(server):
+    assert httpx.get(f"{server}/v1/models/other").status_code == 404
+    assert httpx.get(f"{server}/v1/models/gmcml/versions/7").status_code == 404
+    r = httpx.post(f"{server}/v1/models/gmcml/versions/7:predict", json={"instances": [b64(png_bytes())]})
+    assert r.status_code == 404 and "Specific(gmcml, 7)" in r.json()["error"]
+    assert httpx.get(f"{server}/v1/models/gmcml/nonsense").status_code == 404
+
+
+def test_new_version_is_picked_up_without_restart(exported, tmp_path):
+    model, base, _ = exported
+    repo_dir = tmp_path / "gmcml"
+    shutil.copytree(base, repo_dir)
+    with running_server(create_app(ModelRepository(repo_dir, poll_s=0.0))) as url:
+        assert [s["version"] for s in httpx.get(f"{url}/v1/models/gmcml").json()["model_version_status"]] == ["1"]
+        export(model, repo_dir, image_size=SIZE, class_names=list(CATEGORIES))  # -> version 2
+        status = httpx.get(f"{url}/v1/models/gmcml").json()["model_version_status"]
+        assert [s["version"] for s in status] == ["2", "1"]
+        meta = httpx.get(f"{url}/v1/models/gmcml/metadata").json()
+        assert meta["model_spec"]["version"] == "2"
+
+
+def test_predict_names_an_unreadable_file(tmp_path):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"not really a jpeg")
+    with pytest.raises(PredictError, match="bad.jpg"):
+        read_images([str(bad)])
+    with pytest.raises(PredictError, match="missing.png"):
+        read_images([str(tmp_path / "missing.png")])
