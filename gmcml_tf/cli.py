@@ -104,7 +104,12 @@ def cmd_fit(args) -> int:
 
 def cmd_bench_train(args) -> int:
     from gmcml_tf.bench import bench_train
-    result = bench_train(size=args.size, steps=args.steps, batch_size=args.batch_size)
+    model_cfg = None
+    if args.config:
+        from gmcml_tf.config import load_config
+        model_cfg = load_config(args.config, list(args.set or [])).model
+    result = bench_train(size=args.size, steps=args.steps, batch_size=args.batch_size,
+                         model_cfg=model_cfg)
     print(json.dumps(result, indent=2))
     if args.json:
         from tfrecords_tools.writer import write_json_atomic
@@ -165,10 +170,13 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--size", type=_positive_int, default=64)
     bt.add_argument("--steps", type=_positive_int, default=20)
     bt.add_argument("--batch-size", type=_positive_int, default=16)
+    bt.add_argument("--config", help="take the model section from here (default: built-in defaults)")
+    bt.add_argument("--set", action="append", metavar="KEY=VALUE")
     bt.add_argument("--json", help="also write the result here")
     bt.set_defaults(func=cmd_bench_train)
-    from gmcml_tf.cli_serving import add_commands
-    add_commands(sub, b, _positive_int)
+    from gmcml_tf import cli_eval, cli_serving
+    cli_eval.add_commands(sub, _positive_int)
+    cli_serving.add_commands(sub, b, _positive_int)
     return p
 
 
@@ -183,12 +191,12 @@ def main(argv: list[str] | None = None) -> int:
         from gmcml_tf.data import DataError as InputError
     except ImportError:  # the input pipeline is not there yet
         InputError = DataError
-    from gmcml_tf.cli_serving import errors as serving_errors
+    from gmcml_tf import cli_eval, cli_serving
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except (ConfigError, SourceError, MeshError, BackgroundError, DataError, InputError,
-            TrainingError, FileNotFoundError, *serving_errors()) as e:
+            TrainingError, FileNotFoundError, *cli_serving.errors(), *cli_eval.errors()) as e:
         print(f"gmcml-tf: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -1,0 +1,87 @@
+"""`gmcml-tf evaluate | ablate`: argument parsing for the synthetic -> real evaluation commands."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def _photos(args):
+    from gmcml_tf.real_photos import open_photos, parse_aliases
+    return open_photos(args.real, aliases=parse_aliases(args.alias),
+                       subsets=tuple(args.subsets.split(",")), margin=args.margin,
+                       exclude_flags=tuple(f for f in args.exclude_flags.split(",") if f))
+
+
+def cmd_evaluate(args) -> int:
+    from gmcml_tf.evaluate import evaluate
+    from gmcml_tf.plots import to_tensorboard
+    from gmcml_tf.workdir import load_run
+    from tfrecords_tools.writer import write_json_atomic
+    run = load_run(args.workdir)
+    photos = _photos(args)
+    out = Path(args.json) if args.json else run.path / "evaluation" / "real.json"
+    r = evaluate(run, photos, gallery_dir=args.gallery, restrict_to_present=args.restrict_to_present,
+                 fit=args.fit, plots_dir=out.parent)
+    write_json_atomic(out, r)
+    to_tensorboard(run.path / "tensorboard" / "evaluate", r["plots"])
+    print(f"{r['n']} real photos from {r['source']} (fit {r['fit']}"
+          f"{', argmax over present classes' if r['restrict_to_present'] else ''}):")
+    print(f"  accuracy {r['accuracy']:.3f}   mean per-class {r['mean_per_class_accuracy']:.3f}   "
+          f"nearest-neighbour {r['nn_accuracy']:.3f} (gallery: {r['gallery']['n']} renders)")
+    for cat, v in r["per_class"].items():
+        if v["n"]:
+            print(f"  {cat:12s} n={v['n']:4d}  accuracy {v['accuracy']:.3f}")
+    if r["skipped"]:
+        print(f"  skipped {len(r['skipped'])} unreadable photos (listed in the JSON)")
+    if r["unmapped_folders"]:
+        print(f"  ignored folders that map to no category: {', '.join(r['unmapped_folders'])} "
+              "(map one with --alias NAME=CATEGORY)")
+    print(f"  wrote {out} and {', '.join(Path(p).name for p in r['plots'].values())}")
+    return 0
+
+
+def cmd_ablate(args) -> int:
+    from gmcml_tf.ablate import ablate
+    result = ablate(args.configs.split(","), data=args.data, photos=_photos(args), out=args.out,
+                    seeds=args.seeds, restrict_to_present=args.restrict_to_present,
+                    overrides=list(args.set or []), audit=not args.no_audit)
+    print(Path(result["table_md"]).read_text())
+    print(f"wrote {result['table_md']} and {result['table_json']}; runs under {args.out}/<config>/")
+    return 0
+
+
+def _photo_flags(p) -> None:
+    p.add_argument("--real", required=True, help="photo folder DIR/<category>/*.jpg or pascal3d:DIR")
+    p.add_argument("--alias", action="append", metavar="NAME=CATEGORY",
+                   help="extra folder/class name mapping, e.g. ferry=boat")
+    p.add_argument("--subsets", default="imagenet", help="PASCAL3D+ subsets: imagenet,pascal")
+    p.add_argument("--margin", type=float, default=0.1, help="PASCAL3D+ box widening (fraction)")
+    p.add_argument("--exclude-flags", default="difficult",
+                   help="skip PASCAL3D+ objects with these flags (truncated,occluded,difficult)")
+    p.add_argument("--restrict-to-present", action="store_true",
+                   help="argmax over the classes present in the photo set only")
+
+
+def add_commands(sub, positive_int) -> None:
+    e = sub.add_parser("evaluate", help="accuracy on real photos of a model trained on renders")
+    e.add_argument("--workdir", required=True, help="a `gmcml-tf fit` run folder")
+    _photo_flags(e)
+    e.add_argument("--gallery", help="shards for nearest-neighbour (default: the run's data, val split)")
+    e.add_argument("--fit", choices=["stretch", "pad", "crop"], help="photo fitting (default: eval.fit)")
+    e.add_argument("--json", help="output JSON (default RUN/evaluation/real.json; PNGs beside it)")
+    e.set_defaults(func=cmd_evaluate)
+
+    a = sub.add_parser("ablate", help="train and evaluate the ablations of paper Tables I-III")
+    a.add_argument("--configs", default="gm_cml,gm_ml,vc,fcn,deconvnet,zigzagnet,squeezenet,alexnet_small",
+                   help="comma-separated names of configs/*.yaml")
+    a.add_argument("--data", required=True, help="shards from `gmcml-tf render`")
+    _photo_flags(a)
+    a.add_argument("--out", required=True, help="folder for table.md, table.json and OUT/<config>/ runs")
+    a.add_argument("--seeds", type=positive_int, default=1)
+    a.add_argument("--set", action="append", metavar="KEY=VALUE", help="override for every config")
+    a.add_argument("--no-audit", action="store_true", help="skip the background-leakage audit")
+    a.set_defaults(func=cmd_ablate)
+
+
+def errors() -> tuple[type[Exception], ...]:
+    from gmcml_tf.real_photos import PhotoError
+    return (PhotoError,)

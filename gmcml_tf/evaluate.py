@@ -1,0 +1,141 @@
+"""Synthetic -> real evaluation (paper §VIII, METHOD §7): `gmcml-tf evaluate`.
+
+Softmax accuracy, mean per-class accuracy (the VisDA-2017 convention: the mean over
+the classes that have photos), per-class accuracy with n, the confusion matrix, and
+nearest-neighbour accuracy on descriptors against a gallery of renders (paper §V).
+Photos go through the same decoder and square fitting as the exported SavedModel.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from gmcml_tf.preprocess import decode_image, fit_to_square
+from gmcml_tf.real_photos import PhotoSet
+
+
+def classification_metrics(y_true, y_pred, class_names: list[str]) -> dict:
+    """Accuracy, mean per-class accuracy (classes with n > 0 only), per class, confusion."""
+    y_true, y_pred = np.asarray(y_true, int), np.asarray(y_pred, int)
+    k = len(class_names)
+    confusion = np.zeros((k, k), int)
+    np.add.at(confusion, (y_true, y_pred), 1)
+    n = confusion.sum(1)
+    per_class = {c: {"n": int(n[i]), "accuracy": (float(confusion[i, i] / n[i]) if n[i] else None)}
+                 for i, c in enumerate(class_names)}
+    present = [v["accuracy"] for v in per_class.values() if v["n"]]
+    return {"accuracy": float(np.mean(y_true == y_pred)) if len(y_true) else None,
+            "mean_per_class_accuracy": float(np.mean(present)) if present else None,
+            "n": int(len(y_true)), "per_class": per_class,
+            "confusion": {"labels": list(class_names), "matrix": confusion.tolist()}}
+
+
+def restrict(logits: np.ndarray, present: list[int]) -> np.ndarray:
+    """Argmax over the classes present in the test set only (--restrict-to-present)."""
+    masked = np.full_like(logits, -np.inf)
+    masked[:, present] = logits[:, present]
+    return masked
+
+
+def nearest_neighbour(query: np.ndarray, gallery: np.ndarray, gallery_labels: np.ndarray,
+                      allowed: list[int] | None = None) -> np.ndarray:
+    """Label of the closest gallery descriptor (squared Euclidean, as in eq. 5-6)."""
+    if allowed is not None:
+        keep = np.isin(gallery_labels, allowed)
+        gallery, gallery_labels = gallery[keep], gallery_labels[keep]
+    q = tf.constant(query, tf.float32)
+    g = tf.constant(gallery, tf.float32)
+    d = (tf.reduce_sum(q * q, 1, keepdims=True) - 2 * tf.matmul(q, g, transpose_b=True)
+         + tf.reduce_sum(g * g, 1)[None])
+    return gallery_labels[tf.argmin(d, axis=1).numpy()]
+
+
+def photo_dataset(photos: PhotoSet, image_size: int, fit: str, batch_size: int = 32) -> tf.data.Dataset:
+    """(index, image) batches; an undecodable photo is dropped here and reported by the caller."""
+    paths = [p.path for p in photos.photos]
+    boxes = [p.box if p.box else (-1.0, -1.0, -1.0, -1.0) for p in photos.photos]
+
+    def load(i, path, box):
+        image = decode_image(tf.io.read_file(path))
+        image = tf.cond(box[0] >= 0, lambda: _crop(image, box), lambda: image)
+        return i, fit_to_square(image, image_size, fit)
+
+    ds = tf.data.Dataset.from_tensor_slices((tf.range(len(paths)), paths,
+                                             tf.constant(boxes, tf.float32)))
+    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.ignore_errors().batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def _crop(image, box):
+    shape = tf.cast(tf.shape(image)[:2], tf.float32)
+    x1 = tf.clip_by_value(box[0], 0.0, shape[1] - 1)
+    y1 = tf.clip_by_value(box[1], 0.0, shape[0] - 1)
+    x2 = tf.clip_by_value(box[2], x1 + 1, shape[1])
+    y2 = tf.clip_by_value(box[3], y1 + 1, shape[0])
+    ix = tf.cast(tf.stack([y1, x1, y2 - y1, x2 - x1]), tf.int32)
+    return tf.image.crop_to_bounding_box(image, ix[0], ix[1], tf.maximum(ix[2], 1), tf.maximum(ix[3], 1))
+
+
+def run_model(model, batches, keep_images: int = 0) -> dict:
+    """Logits, descriptors (and the first `keep_images` inputs and reconstructions) of batches
+    of (index, image) or dicts with "image"/"label"."""
+    out = {"index": [], "logits": [], "descriptor": [], "label": [], "image": [], "reconstruction": []}
+    kept = 0
+
+    @tf.function(reduce_retracing=True)
+    def infer(x):
+        return model(x, training=False)
+
+    for batch in batches:
+        if isinstance(batch, dict):
+            x = batch["image"]
+            out["label"].append(batch["label"].numpy())
+        else:
+            idx, x = batch
+            out["index"].append(idx.numpy())
+        y = infer(x)
+        out["logits"].append(tf.cast(y["logits"], tf.float32).numpy())
+        out["descriptor"].append(tf.cast(y["descriptor"], tf.float32).numpy())
+        if kept < keep_images:
+            out["image"].append(x.numpy()[: keep_images - kept])
+            if y.get("reconstruction") is not None:
+                out["reconstruction"].append(
+                    tf.cast(y["reconstruction"], tf.float32).numpy()[: keep_images - kept])
+            kept += len(out["image"][-1])
+    return {k: np.concatenate(v) if v else np.zeros((0,)) for k, v in out.items()}
+
+
+def gallery(model, data_dir: str, image_size: int, limit: int = 3000, split: str = "val") -> dict:
+    """Descriptors of rendered views (file order, the first `limit`) for NN evaluation."""
+    from gmcml_tf.data import make_dataset
+    ds = make_dataset(data_dir, split, image_size=image_size, batch_size=64, training=False)
+    return run_model(model, ds.take(-(-limit // 64)))
+
+
+def evaluate(run, photos: PhotoSet, *, gallery_dir: str | None = None,
+             restrict_to_present: bool = False, fit: str | None = None, batch_size: int = 32,
+             plots_dir: str | Path | None = None) -> dict:
+    cfg, model = run.config, run.model
+    size, fit = cfg.model.image_size, fit or run.fit
+    res = run_model(model, photo_dataset(photos, size, fit, batch_size), keep_images=16)
+    ok = res["index"].astype(int)
+    skipped = {photos.photos[i].path: "undecodable image" for i in sorted(set(range(len(photos.photos))) - set(ok))}
+    y_true = np.array([photos.photos[i].label for i in ok], int)
+    present = sorted(set(y_true.tolist()))
+    logits = restrict(res["logits"], present) if restrict_to_present else res["logits"]
+    result = classification_metrics(y_true, logits.argmax(1), run.class_names)
+    result.update({"source": photos.source, "fit": fit, "restrict_to_present": restrict_to_present,
+                   "skipped": {**photos.skipped, **skipped}, "unmapped_folders": photos.unmapped,
+                   "image_size": size, "workdir": str(run.path)})
+    gal_dir = gallery_dir or cfg.train.data
+    gal = gallery(model, gal_dir, size)
+    nn = nearest_neighbour(res["descriptor"], gal["descriptor"], gal["label"].astype(int),
+                           present if restrict_to_present else None)
+    result["nn_accuracy"] = float(np.mean(nn == y_true)) if len(y_true) else None
+    result["gallery"] = {"dir": str(gal_dir), "split": "val", "n": int(len(gal["label"]))}
+    if plots_dir is not None:
+        from gmcml_tf import plots
+        result["plots"] = plots.write_all(Path(plots_dir), result, res, gal, y_true, run.class_names)
+    return result

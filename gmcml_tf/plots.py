@@ -1,0 +1,102 @@
+"""Figures of an evaluation: confusion matrix, PCA/ICA of descriptors (paper Fig. 5, 11),
+reconstructions M' of real photos (Fig. 12). PNG files, and the same images in TensorBoard."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: no display on servers and CI
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def _save(fig, path: Path) -> str:
+    """Atomic PNG write: a half-written figure is never left behind."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".png", dir=path.parent)
+    os.close(fd)
+    fig.savefig(tmp, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    os.replace(tmp, path)
+    return str(path)
+
+
+def confusion(matrix, labels: list[str], path: Path, title: str) -> str:
+    m = np.asarray(matrix, float)
+    rows = m.sum(1, keepdims=True)
+    frac = np.divide(m, rows, out=np.zeros_like(m), where=rows > 0)
+    fig, ax = plt.subplots(figsize=(7, 6))
+    ax.imshow(frac, cmap="Blues", vmin=0, vmax=1)
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            if m[i, j]:
+                ax.text(j, i, int(m[i, j]), ha="center", va="center", fontsize=7,
+                        color="white" if frac[i, j] > 0.5 else "black")
+    ax.set_xticks(range(len(labels)), labels, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    return _save(fig, path)
+
+
+def projections(render_desc, render_labels, photo_desc, photo_labels, labels, path: Path) -> str:
+    """PCA and ICA 2-D projections fitted on renders and photos together (paper Fig. 11)."""
+    from sklearn.decomposition import PCA, FastICA
+    x = np.concatenate([render_desc, photo_desc]).astype(np.float64)
+    n_r = len(render_desc)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5))
+    for ax, (name, algo) in zip(axes, [("PCA", PCA(2, random_state=0)),
+                                       ("ICA", FastICA(2, random_state=0, max_iter=1000))]):
+        z = algo.fit_transform(x)
+        cmap = plt.get_cmap("tab20")
+        for c in sorted(set(np.concatenate([render_labels, photo_labels]).tolist())):
+            r = render_labels == c
+            p = photo_labels == c
+            ax.scatter(z[:n_r][r, 0], z[:n_r][r, 1], s=6, marker="o", color=cmap(c), alpha=0.35)
+            ax.scatter(z[n_r:][p, 0], z[n_r:][p, 1], s=14, marker="x", color=cmap(c),
+                       label=labels[c])
+        ax.set_title(f"{name} of descriptors: renders (o), real photos (x)")
+        ax.legend(fontsize=7, markerscale=1.5)
+    return _save(fig, path)
+
+
+def reconstructions(images, recons, path: Path) -> str:
+    """Rows: real photo O | its reconstruction M' (paper Fig. 12)."""
+    n = len(images)
+    fig, axes = plt.subplots(2, n, figsize=(1.2 * n, 2.6), squeeze=False)
+    for i in range(n):
+        for row, arr in enumerate((images, recons)):
+            axes[row, i].imshow(np.clip(arr[i], 0, 1))
+            axes[row, i].axis("off")
+    axes[0, 0].set_title("O", fontsize=8, loc="left")
+    axes[1, 0].set_title("M'", fontsize=8, loc="left")
+    return _save(fig, path)
+
+
+def write_all(out: Path, result: dict, photos: dict, gallery: dict, y_true, labels) -> dict:
+    paths = {"confusion": confusion(result["confusion"]["matrix"], labels, out / "confusion.png",
+                                    f"real photos: accuracy {result['accuracy']:.3f}, "
+                                    f"mean per class {result['mean_per_class_accuracy']:.3f}")}
+    if len(gallery["descriptor"]) >= 3 and len(photos["descriptor"]) >= 3:
+        paths["projections"] = projections(gallery["descriptor"], gallery["label"].astype(int),
+                                           photos["descriptor"], y_true, labels,
+                                           out / "projections.png")
+    if len(photos["reconstruction"]):
+        paths["reconstructions"] = reconstructions(photos["image"], photos["reconstruction"],
+                                                   out / "reconstructions.png")
+    return paths
+
+
+def to_tensorboard(logdir: Path, paths: dict, step: int = 0) -> None:
+    """The evaluation figures as TensorBoard images (tab IMAGES, tags eval/<name>)."""
+    import tensorflow as tf
+    writer = tf.summary.create_file_writer(str(logdir))
+    with writer.as_default():
+        for name, p in paths.items():
+            img = tf.io.decode_png(tf.io.read_file(p), channels=3)[None]
+            tf.summary.image(f"eval/{name}", img, step=step)
+    writer.flush()

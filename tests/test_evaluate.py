@@ -1,0 +1,104 @@
+"""Evaluation on real photos: metrics by hand, photo importers, odd images, an end-to-end run."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gmcml_tf.evaluate import classification_metrics, nearest_neighbour, restrict
+from gmcml_tf.real_photos import PhotoError, open_photos, parse_aliases
+from tfrecords_tools.categories import CATEGORIES
+
+NAMES = ["a", "b", "c", "d"]
+
+
+def test_metrics_against_hand_computation_with_an_empty_class():
+    y_true = [0, 0, 0, 0, 1, 1, 2]          # class d has no photos
+    y_pred = [0, 0, 0, 1, 1, 0, 3]
+    m = classification_metrics(y_true, y_pred, NAMES)
+    assert m["accuracy"] == pytest.approx(4 / 7)
+    # per class: a 3/4, b 1/2, c 0/1; d absent -> excluded from the mean (VisDA convention)
+    assert m["mean_per_class_accuracy"] == pytest.approx((0.75 + 0.5 + 0.0) / 3)
+    assert m["per_class"]["d"] == {"n": 0, "accuracy": None}
+    assert m["per_class"]["a"] == {"n": 4, "accuracy": 0.75}
+    assert m["confusion"]["matrix"] == [[3, 1, 0, 0], [1, 1, 0, 0], [0, 0, 0, 1], [0, 0, 0, 0]]
+    assert m["n"] == 7
+
+
+def test_restrict_to_present_and_nearest_neighbour():
+    logits = np.array([[0.0, 5.0, 1.0], [3.0, 0.0, 2.0]])
+    assert restrict(logits, [0, 2]).argmax(1).tolist() == [2, 0]
+    gallery = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    labels = np.array([0, 1, 2])
+    q = np.array([[9.0, 1.0], [1.0, 8.0], [0.5, 0.5]])
+    assert nearest_neighbour(q, gallery, labels).tolist() == [1, 2, 0]
+    assert nearest_neighbour(q, gallery, labels, allowed=[0, 2]).tolist() == [0, 2, 0]
+
+
+def _jpeg(path, mode="RGB", size=(30, 20)):
+    Image.new(mode, size, 128 if mode in ("L", "I;16") else None).save(path)
+
+
+def test_folder_source_aliases_and_unmapped_folders(tmp_path):
+    for folder in ("airplanes", "Motorbikes", "ferry", "faces"):
+        (tmp_path / folder).mkdir()
+        _jpeg(tmp_path / folder / "x.jpg")
+    s = open_photos(str(tmp_path))
+    assert s.counts() == {"aeroplane": 1, "motorbike": 1}
+    assert sorted(s.unmapped) == ["faces", "ferry"]
+    s = open_photos(str(tmp_path), aliases=parse_aliases(["ferry=boat"]))
+    assert s.counts() == {"aeroplane": 1, "boat": 1, "motorbike": 1}
+    with pytest.raises(PhotoError, match="NAME=CATEGORY"):
+        parse_aliases(["ferry=ferries"])
+    with pytest.raises(PhotoError, match="does not exist"):
+        open_photos(str(tmp_path / "nope"))
+
+
+def test_pascal3d_importer_on_a_written_fixture(tmp_path):
+    from scipy.io import savemat
+    img_dir = tmp_path / "Images" / "car_imagenet"
+    ann_dir = tmp_path / "Annotations" / "car_imagenet"
+    img_dir.mkdir(parents=True)
+    ann_dir.mkdir(parents=True)
+    Image.new("RGB", (100, 80)).save(img_dir / "n01.JPEG", format="JPEG")
+    objects = np.zeros((3,), dtype=[("class", object), ("bbox", object), ("truncated", object),
+                                    ("occluded", object), ("difficult", object)])
+    objects[0] = ("car", np.array([11.0, 21.0, 60.0, 70.0]), 0, 1, 0)
+    objects[1] = ("car", np.array([1.0, 1.0, 10.0, 10.0]), 0, 0, 1)   # difficult: excluded
+    objects[2] = ("person", np.array([1.0, 1.0, 10.0, 10.0]), 0, 0, 0)  # not one of the 12
+    savemat(ann_dir / "n01.mat", {"record": {"filename": "n01.JPEG", "objects": objects}})
+    (ann_dir / "broken.mat").write_bytes(b"garbage")
+    s = open_photos(f"pascal3d:{tmp_path}", margin=0.0)
+    assert len(s.photos) == 1
+    p = s.photos[0]
+    assert p.category == "car" and p.flags == ("occluded",)
+    assert p.box == pytest.approx((10.0, 20.0, 60.0, 70.0))   # 1-based inclusive -> 0-based
+    assert any("broken.mat" in k for k in s.skipped)
+    assert len(open_photos(f"pascal3d:{tmp_path}", exclude_flags=()).photos) == 2
+    with pytest.raises(PhotoError, match="not a PASCAL3D"):
+        open_photos(f"pascal3d:{tmp_path / 'Images'}")
+
+
+def test_odd_modes_decode_and_corrupt_files_are_skipped_and_counted(tmp_path):
+    import tensorflow as tf
+
+    from gmcml_tf.evaluate import photo_dataset
+    (tmp_path / "car").mkdir()
+    modes = {"grey.png": "L", "rgba.png": "RGBA", "sixteen.png": "I;16", "cmyk.jpg": "CMYK",
+             "pal.png": "P", "rgb.jpg": "RGB"}
+    for name, mode in modes.items():
+        _jpeg(tmp_path / "car" / name, mode=mode, size=(37, 23))
+    (tmp_path / "car" / "corrupt.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    s = open_photos(str(tmp_path))
+    got = {int(i): x for idx, xs in photo_dataset(s, 16, "pad") for i, x in zip(idx.numpy(), xs.numpy())}
+    paths = [p.path for p in s.photos]
+    assert len(got) == len(modes)
+    assert paths[sorted(set(range(len(paths))) - set(got))[0]].endswith("corrupt.jpg")
+    for x in got.values():
+        assert x.shape == (16, 16, 3) and 0 <= x.min() and x.max() <= 1
+    grey = got[paths.index(str(tmp_path / "car" / "grey.png"))]
+    np.testing.assert_allclose(grey[8, 8], 128 / 255, atol=1e-3)   # grey -> equal RGB
+    sixteen = got[paths.index(str(tmp_path / "car" / "sixteen.png"))]
+    np.testing.assert_allclose(sixteen[8, 8], 128 / 65535, atol=1e-4)  # 16-bit keeps its scale
