@@ -6,15 +6,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 GL_PACKAGES := libegl1 libegl-mesa0 libgl1-mesa-dri libgles2
-DEMO_OUT ?= data_out/quickstart
 PYTEST_ARGS ?=
 
 .PHONY: demo test setup system-packages clean
 
 demo: setup
-	$(BIN)/gmcml-tf render --config configs/quickstart.yaml --out $(DEMO_OUT)
-	$(BIN)/gmcml-tf data stats $(DEMO_OUT)
-	$(BIN)/gmcml-tf data preview $(DEMO_OUT) --out $(DEMO_OUT)/preview.png
+	$(BIN)/gmcml-tf demo
 
 test: setup
 	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)

@@ -4,6 +4,11 @@ bench render: the full pipeline (render 3 targets + composite + encode PNGs +
 write shards) against the bare render-and-read-back loop, on the same meshes,
 views and worker count, in one run. Start-up (spawning, GL contexts, mesh
 loading) is excluded from both: each worker loads and uploads its meshes first.
+
+bench train: training images/s of the full GM-CML step (probe pass, noise, VC +
+6-channel ZigzagNet, eq. 11) against ZigzagNet alone (3 channels, softmax only), same
+resolution and batch, synthetic tensors (no input pipeline), in one run; and the
+float32 model sizes. Compilation is excluded: each model runs a warm-up first.
 """
 from __future__ import annotations
 
@@ -83,3 +88,57 @@ def bench_render(cfg: RenderConfig, views: int = 2000, workers: int = 0,
     result["targets"] = {"views_per_s": 400, "pipeline_fraction_of_bare": 0.75}
     result["machine"] = {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine()}
     return dict(sorted(result.items(), key=lambda kv: kv[0] not in ("views_per_s", "bare_views_per_s")))
+
+
+def _train_images_per_s(model, batch: dict, steps: int) -> float:
+    import tensorflow as tf
+    ds = tf.data.Dataset.from_tensors(batch).repeat()
+    if model.train_function is None:
+        model.fit(ds, steps_per_epoch=2, epochs=1, verbose=0)  # trace + warm up
+    t0 = time.perf_counter()
+    model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0)
+    return steps * len(batch["label"]) / (time.perf_counter() - t0)
+
+
+def bench_train(size: int = 64, steps: int = 20, batch_size: int = 16, model_cfg=None,
+                rounds: int = 3) -> dict:
+    """{"gmcml_images_per_s", "zigzagnet_images_per_s", "model_mb", "recon_mb",
+    "classifier_mb", "size"}: `model_cfg` (default: ModelConfig()) at `size` px against
+    the same classifier alone on RGB. The two alternate for `rounds` rounds and each
+    keeps its best round, so a busy neighbour process hurts both alike."""
+    import dataclasses
+
+    import keras
+    import numpy as np
+    from gmcml_tf.config import ExperimentConfig
+    from gmcml_tf.train import build_model
+
+    rng = np.random.default_rng(0)
+    batch = {"image": rng.random((batch_size, size, size, 3), dtype=np.float32),
+             "mask": rng.random((batch_size, size, size, 3), dtype=np.float32),
+             "label": rng.integers(0, 12, batch_size).astype(np.int32)}
+    cfg = ExperimentConfig()
+    if model_cfg is not None:
+        cfg.model = dataclasses.replace(model_cfg)
+    cfg.model.image_size = size
+    full = build_model(cfg)
+    full.compile(optimizer=keras.optimizers.Adam(1e-4))
+    full.set_stage({"enc": 1.0, "gen": 1.0, "softmax": 1.0}, triplet_batches=False)
+    cfg.model.recon, cfg.model.classifier_input = "none", "rgb"
+    alone = build_model(cfg)
+    alone.compile(optimizer=keras.optimizers.Adam(1e-4))
+    alone.set_stage({"softmax": 1.0}, triplet_batches=False)
+    best = {"gmcml": 0.0, "zigzagnet": 0.0}
+    for _ in range(rounds):
+        for name, model in (("gmcml", full), ("zigzagnet", alone)):
+            best[name] = max(best[name], _train_images_per_s(model, batch, steps))
+    result = {"gmcml_images_per_s": round(best["gmcml"], 1),
+              "zigzagnet_images_per_s": round(best["zigzagnet"], 1),
+              **full.size_mb(), "size": size, "batch_size": batch_size, "steps": steps,
+              "rounds": rounds, "recon_filters": list(cfg.model.recon_filters),
+              "classifier": cfg.model.classifier, "upsample": cfg.model.upsample}
+    result["gmcml_fraction_of_zigzagnet"] = round(
+        result["gmcml_images_per_s"] / result["zigzagnet_images_per_s"], 3)
+    result["targets"] = {"gmcml_fraction_of_zigzagnet": 0.5, "model_mb_max": 20.2}
+    result["machine"] = {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine()}
+    return result

@@ -1,4 +1,4 @@
-"""`gmcml-tf evaluate | ablate`: argument parsing for the synthetic -> real evaluation commands."""
+"""`gmcml-tf evaluate | ablate | demo`: argument parsing for the synthetic -> real commands."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -49,6 +49,14 @@ def cmd_ablate(args) -> int:
     return 0
 
 
+def cmd_demo(args) -> int:
+    from gmcml_tf.demo import demo, print_summary
+    result = demo(workdir=args.workdir, data=args.data, photos=args.photos, export_to=args.export,
+                  seed=args.seed, overrides=list(args.set or []))
+    print_summary(result, args.export)
+    return 0
+
+
 def _photo_flags(p) -> None:
     p.add_argument("--real", required=True, help="photo folder DIR/<category>/*.jpg or pascal3d:DIR")
     p.add_argument("--alias", action="append", metavar="NAME=CATEGORY",
@@ -80,6 +88,15 @@ def add_commands(sub, positive_int) -> None:
     a.add_argument("--set", action="append", metavar="KEY=VALUE", help="override for every config")
     a.add_argument("--no-audit", action="store_true", help="skip the background-leakage audit")
     a.set_defaults(func=cmd_ablate)
+
+    d = sub.add_parser("demo", help="render the embedded default, train GM-CML, evaluate, export")
+    d.add_argument("--workdir", default="runs/gm_cml")
+    d.add_argument("--data", default="data_out/quickstart")
+    d.add_argument("--photos", help="real photos DIR/<category>/*.jpg (default ../shared/data/real_dev if present)")
+    d.add_argument("--export", default="saved_models/gm_cml")
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--set", action="append", metavar="KEY=VALUE", help="override configs/gm_cml.yaml")
+    d.set_defaults(func=cmd_demo)
 
 
 def errors() -> tuple[type[Exception], ...]:

@@ -36,6 +36,7 @@ class ModelConfig:
     upsample: bool = False                # learned 2x upsampling before the classifier (112 -> 224)
     stop_recon_gradient: bool = False     # "VC" ablation: classifier losses stop at M'
     triplet_margin: float = 1.0           # m_tri of eq. (6)
+    bn_momentum: float = 0.99             # batch norm moving averages; ~0.9 for short runs
 
     def validate(self, p: str = "model") -> None:
         _one_of(f"{p}.recon", self.recon, RECONS)
@@ -52,13 +53,14 @@ class ModelConfig:
         check_range(f"{p}.hidden_dim", self.hidden_dim, 1)
         check_range(f"{p}.recon_dropout", self.recon_dropout, 0.0, 0.95)
         check_range(f"{p}.classifier_dropout", self.classifier_dropout, 0.0, 0.95)
+        check_range(f"{p}.bn_momentum", self.bn_momentum, 0.0, 0.9999)
         if self.triplet_margin <= 0:
             raise ConfigError(f"{p}.triplet_margin: {self.triplet_margin} must be > 0 (it divides in eq. 6)")
 
 
 @dataclasses.dataclass
 class NoiseConfig:
-    on: bool = True          # off: the "GM-ML" ablation
+    enabled: bool = True     # false: the "GM-ML" ablation (YAML reads a key `on` as True)
     alpha: float = 0.25      # eq. (9)
     beta: float = 2.0        # eq. (9)
     m_noise: float = 1e-3    # eq. (9) denominator guard
@@ -93,12 +95,15 @@ class StageConfig:
     background: bool = True                # False: renders over black (paper stage 1)
     close_only: bool = False               # close-shot renders only (softmax fine-tune)
     learning_rate: float | None = None     # None: train.learning_rate
+    batch_size: int | None = None          # None: train.batch_size
     losses: LossWeights = dataclasses.field(default_factory=LossWeights)
 
     def validate(self, p: str) -> None:
         check_range(f"{p}.epochs", self.epochs, 0)
         if self.steps_per_epoch is not None:
             check_range(f"{p}.steps_per_epoch", self.steps_per_epoch, 1)
+        if self.batch_size is not None:
+            check_range(f"{p}.batch_size", self.batch_size, 1)
         if self.learning_rate is not None and self.learning_rate <= 0:
             raise ConfigError(f"{p}.learning_rate: {self.learning_rate} must be > 0")
         w = self.losses

@@ -77,9 +77,30 @@ def _run_task(task: ShardTask, out_dir: str) -> dict:
     return _WORKER.render_shard(task, Path(out_dir), progress=_PROGRESS.put)
 
 
-def render(cfg: RenderConfig, show_progress: bool = True) -> dict:
-    """Render everything `cfg` asks for into cfg.out; returns the manifest."""
-    from tqdm import tqdm
+@dataclasses.dataclass
+class Plan:
+    """Everything a runner needs before rendering: the shards, what is left, the manifest header."""
+    tasks: list[ShardTask]
+    todo: list[ShardTask]     # shards not complete in cfg.out
+    header: dict              # manifest.json without the sums over shards
+
+    @property
+    def todo_views(self) -> int:
+        return sum(len(t.units) for t in self.todo)
+
+
+def manifest_header(cfg: RenderConfig, models_listed: int, background_images: int) -> dict:
+    return {"config": dataclasses.asdict(cfg), "seed": cfg.seed, "versions": versions(),
+            "source": {"spec": cfg.meshes, "models_listed": models_listed},
+            "backgrounds": {"spec": cfg.backgrounds, "images": background_images}, "size": cfg.size}
+
+
+def plan_render(cfg: RenderConfig) -> Plan:
+    """List the meshes, plan the shards, prepare cfg.out (checked, stale temporaries removed).
+
+    Shared by every runner (local pool, Beam), so they render the same work units.
+    Never touches GL: safe in a driver process that has imported TensorFlow.
+    """
     out = Path(cfg.out)
     source = open_source(cfg.meshes, up_axis=cfg.up_axis, max_triangles=cfg.max_triangles,
                          procedural_per_category=cfg.procedural_per_category, seed=cfg.seed)
@@ -92,7 +113,24 @@ def render(cfg: RenderConfig, show_progress: bool = True) -> dict:
     _check_out_dir(out, cfg)
     writer.remove_stale_temporaries(out)
     todo = [t for t in tasks if not writer.is_complete(out, t.name)]
-    total_views = sum(len(t.units) for t in todo)
+    return Plan(tasks, todo, manifest_header(cfg, len(models), len(backgrounds)))
+
+
+def write_manifest(out: Path, shard_names: list[str], header: dict) -> dict:
+    """Sum the shards' sidecars into out/manifest.json (the same for every runner); returns it."""
+    manifest = writer.build_manifest(Path(out), list(shard_names), header)
+    manifest["config"] = json.loads(json.dumps(manifest["config"]))
+    writer.write_json_atomic(Path(out) / "manifest.json", manifest)
+    return manifest
+
+
+def render(cfg: RenderConfig, show_progress: bool = True) -> dict:
+    """Render everything `cfg` asks for into cfg.out; returns the manifest."""
+    from tqdm import tqdm
+    out = Path(cfg.out)
+    plan = plan_render(cfg)
+    tasks, todo = plan.tasks, plan.todo
+    total_views = plan.todo_views
     workers = min(cfg.workers or os.cpu_count() or 1, max(1, len(todo)))
     t0 = time.perf_counter()
     bar = tqdm(total=total_views, unit="view", disable=not show_progress or not todo, smoothing=0.1,
@@ -117,12 +155,7 @@ def render(cfg: RenderConfig, show_progress: bool = True) -> dict:
                 bar.update(q.get())
     bar.close()
     seconds = time.perf_counter() - t0
-    header = {"config": dataclasses.asdict(cfg), "seed": cfg.seed, "versions": versions(),
-              "source": {"spec": cfg.meshes, "models_listed": len(models)},
-              "backgrounds": {"spec": cfg.backgrounds, "images": len(backgrounds)}, "size": cfg.size}
-    manifest = writer.build_manifest(out, [t.name for t in tasks], header)
-    manifest["config"] = json.loads(json.dumps(manifest["config"]))
-    writer.write_json_atomic(out / "manifest.json", manifest)
+    manifest = write_manifest(out, [t.name for t in tasks], plan.header)
     manifest["_run"] = {"rendered_views": total_views, "seconds": round(seconds, 2),
                         "views_per_s": round(total_views / seconds, 1) if total_views else 0.0,
                         "workers": workers, "shards_skipped_complete": len(tasks) - len(todo)}

@@ -58,7 +58,7 @@ class GMCML(keras.Model):
                  stop_recon_gradient: bool = False, loss_weights: dict | None = None,
                  triplet_margin: float = 1.0, noise: bool = True, noise_alpha: float = ALPHA,
                  noise_beta: float = BETA, m_noise: float = M_NOISE, seed: int | None = None,
-                 **kwargs):
+                 bn_momentum: float = 0.99, **kwargs):
         super().__init__(**kwargs)
         if recon not in RECONS:
             raise ValueError(f"recon must be one of {RECONS}, got {recon!r}")
@@ -97,6 +97,13 @@ class GMCML(keras.Model):
         self.classifier_net = CLASSIFIERS[classifier](
             image_size=size, input_channels=channels, num_classes=self.num_classes,
             upsample=self.upsample, dropout=self.classifier_dropout, name="classifier")
+        # Batch-norm momentum of both nets: Keras' 0.99 averages over ~100s of steps; short
+        # CPU runs need ~0.9 or the moving statistics used at inference lag the weights.
+        self.bn_momentum = float(bn_momentum)
+        for net in (self.recon_net, self.classifier_net):
+            for layer in (net._flatten_layers() if net is not None else []):
+                if isinstance(layer, keras.layers.BatchNormalization):
+                    layer.momentum = self.bn_momentum
         self.noise_seed = keras.random.SeedGenerator(seed, name="noise_seed")
         self.trackers = {n: keras.metrics.Mean(name=n) for n in METRIC_NAMES if n != "accuracy"}
         self.trackers["accuracy"] = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
@@ -212,7 +219,8 @@ class GMCML(keras.Model):
                 "upsample": self.upsample, "stop_recon_gradient": self.stop_recon_gradient,
                 "loss_weights": dict(self.loss_weights), "triplet_margin": self.triplet_margin,
                 "noise": self.noise, "noise_alpha": self.noise_alpha,
-                "noise_beta": self.noise_beta, "m_noise": self.m_noise, "seed": self.seed}
+                "noise_beta": self.noise_beta, "m_noise": self.m_noise, "seed": self.seed,
+                "bn_momentum": self.bn_momentum}
 
     @classmethod
     def from_config(cls, config):

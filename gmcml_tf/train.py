@@ -1,0 +1,303 @@
+"""`gmcml-tf fit`: one readable trainer for GM-CML and its ablations (paper §V-C, §VI).
+
+    fit(cfg, workdir) -> summary dict
+
+Runs the stages of `cfg.train.stages` in order (paper §V-C: triplet+pair on renders
+without background, the same with backgrounds, softmax fine-tune on close shots), each
+a `keras.Model.fit` over `GMCML.train_step` (eq. 11 with the coupled noise of eq. 8-10).
+
+Workdir layout:
+    config.yaml    resolved config (loadable by --config; versions in the header)
+    checkpoints/   tf.train.CheckpointManager: model + optimizer + stage/epoch counters,
+                   every epoch and on Ctrl-C (the `checkpoint` index is replaced atomically)
+    tensorboard/   scalars loss/{enc,gen,pair,tri,softmax,total}, accuracy, noise/r_rec,
+                   noise/r_cls, noise/variance_ratio, learning_rate (running means of the
+                   epoch, every `summary_every` steps); val/*; O | M | M' image grids
+    history.json   per-epoch training logs and per-stage validation results
+    model.keras    the final model
+Re-running the same command resumes at the last saved stage/epoch with the optimizer.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import platform
+import time
+import warnings
+from pathlib import Path
+
+import yaml
+
+from tfrecords_tools.configlib import ConfigError
+
+from gmcml_tf.config import ExperimentConfig, load_config
+
+
+class TrainingError(Exception):
+    """Training cannot go on (a NaN/Inf loss term); the message names step and term."""
+
+
+def versions() -> dict:
+    import keras
+    import tensorflow as tf
+    import tensorflow_probability as tfp
+    return {"python": platform.python_version(), "tensorflow": tf.__version__,
+            "keras": keras.__version__, "tensorflow_probability": tfp.__version__}
+
+
+def build_model(cfg: ExperimentConfig):
+    from gmcml_tf.models.gmcml import GMCML
+    m, n = cfg.model, cfg.train.noise
+    return GMCML(image_size=m.image_size, num_classes=m.num_classes, recon=m.recon,
+                 classifier=m.classifier, classifier_input=m.classifier_input,
+                 recon_filters=m.recon_filters, latent_dim=m.latent_dim, hidden_dim=m.hidden_dim,
+                 recon_dropout=m.recon_dropout, classifier_dropout=m.classifier_dropout,
+                 upsample=m.upsample, stop_recon_gradient=m.stop_recon_gradient,
+                 triplet_margin=m.triplet_margin, noise=n.enabled, noise_alpha=n.alpha,
+                 noise_beta=n.beta, m_noise=n.m_noise, seed=cfg.train.seed,
+                 bn_momentum=m.bn_momentum, name="gmcml")
+
+
+def _strategy(name: str):
+    import tensorflow as tf
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def _default_dataset_fn():
+    from gmcml_tf.data import make_dataset
+    return make_dataset
+
+
+def _steps_per_epoch(data_dir: Path, stage, batch_size: int) -> int:
+    if stage.steps_per_epoch:
+        return stage.steps_per_epoch
+    try:
+        records = json.loads((data_dir / "manifest.json").read_text())["splits"]["train"]["records"]
+    except (OSError, KeyError, ValueError):
+        raise ConfigError(f"{data_dir}/manifest.json unreadable; set steps_per_epoch in every "
+                          "stage") from None
+    per_step = batch_size * (5 if stage.triplets else 1)
+    return max(1, records // per_step)
+
+
+def _write_config(cfg: ExperimentConfig, workdir: Path) -> None:
+    path = workdir / "config.yaml"
+    if path.exists():  # resuming: the weights only fit the same model
+        old = load_config(path)
+        if old.model != cfg.model:
+            raise ConfigError(f"{workdir} holds a run of another model config ({path}); "
+                              "use a new --workdir")
+    v = versions()
+    header = (f"# Resolved config of this run; resume or repeat with:\n"
+              f"#   gmcml-tf fit --config {path} --workdir {workdir}\n"
+              f"# seed {cfg.train.seed}; " + ", ".join(f"{k} {x}" for k, x in v.items()) + "\n")
+    tmp = path.with_suffix(".yaml.tmp")
+    tmp.write_text(header + yaml.safe_dump(dataclasses.asdict(cfg), sort_keys=False))
+    os.replace(tmp, path)
+
+
+def _write_json(path: Path, obj) -> None:
+    from tfrecords_tools.writer import write_json_atomic
+    write_json_atomic(path, obj)
+
+
+def _summary_metadata(plugin: str):
+    import tensorflow as tf
+    meta = tf.compat.v1.SummaryMetadata()
+    meta.plugin_data.plugin_name = plugin
+    return meta.SerializeToString()
+
+
+def write_scalar(name: str, value: float, step: int) -> None:
+    """tf.summary.scalar without the tensorboard package (TF alone writes the event)."""
+    import tensorflow as tf
+    tf.summary.write(name, tf.constant(float(value), tf.float32), step=step,
+                     metadata=_summary_metadata("scalars"))
+
+
+def write_image(name: str, image, step: int) -> None:
+    """tf.summary.image of one (H, W, 3) float image in [0, 1], without tensorboard."""
+    import tensorflow as tf
+    png = tf.image.encode_png(tf.image.convert_image_dtype(image, tf.uint8, saturate=True))
+    h, w = image.shape[:2]
+    tf.summary.write(name, tf.stack([tf.as_string(w), tf.as_string(h), png]), step=step,
+                     metadata=_summary_metadata("images"))
+
+
+def _callbacks(model, optimizer, ckpt, manager, writer, history, workdir, cfg, si, stage, images):
+    import keras
+    import numpy as np
+    t = cfg.train
+
+    class Guard(keras.callbacks.Callback):
+        """NaN/Inf guard, TensorBoard scalars and image grids, per-epoch checkpoints."""
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t0 = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            step = int(optimizer.iterations.numpy())
+            for name in ("loss/enc", "loss/gen", "loss/pair", "loss/tri", "loss/softmax", "loss/total"):
+                value = float(logs[name])
+                if not math.isfinite(value):
+                    raise TrainingError(
+                        f"step {step} (stage {stage.name!r}): {name} is {value}; stopped, the last "
+                        f"good checkpoint is kept in {workdir / 'checkpoints'}")
+            if step % t.summary_every == 0:
+                with writer.as_default():
+                    for name, value in logs.items():
+                        write_scalar(name, value, step)
+                    write_scalar("learning_rate", optimizer.learning_rate.numpy(), step)
+            if step % t.image_every == 0:
+                write_images(step)
+
+        def on_epoch_end(self, epoch, logs=None):
+            history["epochs"].append({"stage": stage.name, "stage_index": si, "epoch": epoch + 1,
+                                      "step": int(optimizer.iterations.numpy()),
+                                      "seconds": round(time.perf_counter() - self.t0, 2),
+                                      **{k: float(v) for k, v in (logs or {}).items()}})
+            _write_json(workdir / "history.json", history)  # first: resume trims it to the checkpoint
+            ckpt.stage.assign(si)
+            ckpt.epoch.assign(epoch + 1)
+            manager.save(checkpoint_number=int(optimizer.iterations.numpy()))
+
+    def write_images(step):
+        """Rows of O | M | M' (paper Fig. 9)."""
+        if images is None or model.recon_net is None:
+            return
+        o, m = images
+        m_pred = np.asarray(model(o, training=False)["reconstruction"])
+        grid = np.concatenate([o, m, m_pred], axis=2)
+        grid = grid.reshape(-1, grid.shape[2], 3).astype(np.float32)
+        with writer.as_default():
+            write_image("reconstruction/O_M_Mpred", grid, step)
+
+    return Guard(), write_images
+
+
+def fit(cfg: ExperimentConfig, workdir: str | Path | None = None, show_progress: bool = True,
+        dataset_fn=None) -> dict:
+    """Train `cfg` into `workdir` (default cfg.train.workdir); resume if it holds a run.
+
+    `dataset_fn` replaces `gmcml_tf.data.make_dataset` (same signature), e.g. in tests.
+    Returns a summary: val accuracy, sizes in MB, workdir, seconds, the tensorboard command.
+    """
+    import keras
+    workdir = Path(workdir or cfg.train.workdir)
+    data_dir = Path(cfg.train.data)
+    if not data_dir.is_dir():
+        raise ConfigError(f"data folder {data_dir} does not exist; render it first "
+                          "(gmcml-tf render --config ...) or pass --data DIR")
+    dataset_fn = dataset_fn or _default_dataset_fn()
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(cfg.train.precision)
+    try:
+        return _fit(cfg, workdir, data_dir, dataset_fn, show_progress)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def _fit(cfg, workdir, data_dir, dataset_fn, show_progress):
+    import keras
+    import numpy as np
+    import tensorflow as tf
+    t, t0 = cfg.train, time.perf_counter()
+    keras.utils.set_random_seed(t.seed)
+    workdir.mkdir(parents=True, exist_ok=True)
+    _write_config(cfg, workdir)
+    strategy = _strategy(t.strategy)
+    with strategy.scope():
+        model = build_model(cfg)
+        optimizer = keras.optimizers.Adam(t.learning_rate)
+        if t.precision == "mixed_float16":
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        model.compile(optimizer=optimizer)
+        optimizer.build(model.trainable_variables)
+        ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer,
+                                   stage=tf.Variable(0, dtype=tf.int64),
+                                   epoch=tf.Variable(0, dtype=tf.int64))
+    manager = tf.train.CheckpointManager(ckpt, str(workdir / "checkpoints"), t.keep_checkpoints)
+    resumed = None
+    history = {"epochs": [], "eval": []}
+    if manager.latest_checkpoint:
+        ckpt.restore(manager.latest_checkpoint).expect_partial()
+        resumed = {"stage": int(ckpt.stage.numpy()), "epoch": int(ckpt.epoch.numpy()),
+                   "step": int(optimizer.iterations.numpy())}
+        if (workdir / "history.json").exists():  # keep what the checkpoint has seen
+            history = json.loads((workdir / "history.json").read_text())
+            at = (resumed["stage"], resumed["epoch"])
+            history["epochs"] = [e for e in history["epochs"] if (e["stage_index"], e["epoch"]) <= at]
+            history["eval"] = [e for e in history["eval"] if e["stage_index"] < at[0]]
+        if show_progress:
+            print(f"resuming {workdir} at stage {resumed['stage']} epoch {resumed['epoch']} "
+                  f"(step {resumed['step']})")
+    writer = tf.summary.create_file_writer(str(workdir / "tensorboard"))
+    size, batch = cfg.model.image_size, t.batch_size
+    common = dict(image_size=size, batch_size=batch, seed=t.seed, shuffle_buffer=t.shuffle_buffer,
+                  cache=t.cache)
+    val = None
+    images = None
+    if t.evaluate or model.recon_net is not None:
+        val = dataset_fn(data_dir, "val", triplets=False, background=True, close_only=False,
+                         training=False, **common)
+        first = next(iter(val))
+        images = (np.asarray(first["image"][:4]), np.asarray(first["mask"][:4]))
+    val_accuracy = None
+    for si, stage in enumerate(t.stages):
+        if si < int(ckpt.stage.numpy()):
+            continue
+        start = int(ckpt.epoch.numpy()) if si == int(ckpt.stage.numpy()) else 0
+        model.set_stage(dataclasses.asdict(stage.losses), stage.triplets)
+        optimizer.learning_rate.assign(stage.learning_rate or t.learning_rate)
+        guard, write_images = _callbacks(model, optimizer, ckpt, manager, writer, history,
+                                         workdir, cfg, si, stage, images)
+        if start < stage.epochs:
+            if show_progress:
+                print(f"stage {si + 1}/{len(t.stages)} {stage.name!r}: epochs {start + 1}.."
+                      f"{stage.epochs}")
+            train = dataset_fn(data_dir, "train", triplets=stage.triplets,
+                               background=stage.background, close_only=stage.close_only,
+                               training=True, **{**common, "seed": t.seed + si,
+                                                 "batch_size": stage.batch_size or batch})
+            steps = _steps_per_epoch(data_dir, stage, stage.batch_size or batch)
+            try:
+                with warnings.catch_warnings():  # our datasets are shuffled already
+                    warnings.filterwarnings("ignore", message=".*shuffle=True.*")
+                    model.fit(train, epochs=stage.epochs, initial_epoch=start,
+                              steps_per_epoch=steps, callbacks=[guard],
+                              verbose=1 if show_progress else 0)
+            except KeyboardInterrupt:
+                manager.save(checkpoint_number=int(optimizer.iterations.numpy()))
+                raise
+        write_images(int(optimizer.iterations.numpy()))
+        if t.evaluate and val is not None:
+            result = {k: float(v) for k, v in model.evaluate(val, verbose=0, return_dict=True).items()}
+            val_accuracy = result["accuracy"]
+            history["eval"].append({"stage": stage.name, "stage_index": si,
+                                    "step": int(optimizer.iterations.numpy()), **result})
+            with writer.as_default():
+                for k, v in result.items():
+                    write_scalar(f"val/{k}", v, int(optimizer.iterations.numpy()))
+            if show_progress:
+                print(f"  val after {stage.name!r}: accuracy {val_accuracy:.3f}, "
+                      f"loss/gen {result['loss/gen']:.1f}")
+        ckpt.stage.assign(si + 1)
+        ckpt.epoch.assign(0)
+        manager.save(checkpoint_number=int(optimizer.iterations.numpy()))
+        _write_json(workdir / "history.json", history)
+    writer.flush()
+    tmp = workdir / "model.tmp.keras"
+    model.save(tmp)
+    os.replace(tmp, workdir / "model.keras")
+    if val_accuracy is None and history["eval"]:
+        val_accuracy = history["eval"][-1]["accuracy"]
+    return {"val_accuracy": val_accuracy, **model.size_mb(), "workdir": str(workdir),
+            "steps": int(optimizer.iterations.numpy()), "resumed": resumed,
+            "seconds": round(time.perf_counter() - t0, 1), "versions": versions(),
+            "tensorboard": f"tensorboard --logdir {workdir / 'tensorboard'}"}
