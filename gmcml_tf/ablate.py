@@ -23,7 +23,8 @@ from tfrecords_tools.writer import write_json_atomic
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 COLUMNS = [("synthetic_val_accuracy", "synthetic val acc."), ("real_accuracy", "real acc."),
-           ("real_mean_per_class_accuracy", "real mean per-class"), ("nn_accuracy", "real NN acc."),
+           ("real_mean_per_class_accuracy", "real mean per-class"),
+           ("real_present_accuracy", "real acc., present classes"), ("nn_accuracy", "real NN acc."),
            ("model_mb", "model MB"), ("train_images_per_s", "train images/s")]
 
 
@@ -68,7 +69,8 @@ def train_and_evaluate(cfg, workdir: Path, photos, restrict_to_present: bool, da
                         plots_dir=workdir / "evaluation")
         write_json_atomic(workdir / "evaluation" / "real.json", real)
         row.update(real_accuracy=real["accuracy"], real_mean_per_class_accuracy=real["mean_per_class_accuracy"],
-                   nn_accuracy=real["nn_accuracy"], real_n=real["n"])
+                   nn_accuracy=real["nn_accuracy"], real_n=real["n"],
+                   real_present_accuracy=real.get("present_classes_only", {}).get("accuracy"))
     write_json_atomic(workdir / "ablation_row.json", row)
     return row
 

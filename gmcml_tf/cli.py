@@ -38,10 +38,24 @@ def cmd_render(args) -> int:
     from gmcml_tf.config import load_config
     from tfrecords_tools.runners import render
     cfg = load_config(args.config, _render_overrides(args)).render
-    m = render(cfg, show_progress=not args.no_progress)
+    if getattr(args, "runner", "local") == "beam":
+        try:
+            from tfrecords_tools.beam_runner import render_beam
+        except ModuleNotFoundError as e:
+            if not (e.name or "").startswith("apache_beam"):
+                raise
+            print("gmcml-tf: error: apache-beam is not installed: pip install -e '.[beam]'", file=sys.stderr)
+            return 2
+        m = render_beam(cfg, args.beam_option or [], show_progress=not args.no_progress)
+    else:
+        if args.beam_option:
+            print("gmcml-tf: error: --beam-option needs --runner beam", file=sys.stderr)
+            return 2
+        m = render(cfg, show_progress=not args.no_progress)
     run = m["_run"]
     print(f"rendered {run['rendered_views']} views in {run['seconds']} s ({run['views_per_s']} views/s, "
-          f"{run['workers']} workers; {run['shards_skipped_complete']} complete shards kept) -> {cfg.out}")
+          f"{run['workers']} workers{', ' + run['runner'] if 'runner' in run else ''}; "
+          f"{run['shards_skipped_complete']} complete shards kept) -> {cfg.out}")
     for split, s in m["splits"].items():
         cats = ", ".join(f"{k} {v}" for k, v in s["per_category"].items())
         print(f"  {split}: {s['records']} records, {s['models']} models, {s['shards']} shards ({cats})")
@@ -132,6 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int)
     r.add_argument("--set", action="append", metavar="KEY=VALUE", help="override any config key")
     r.add_argument("--no-progress", action="store_true")
+    r.add_argument("--runner", choices=["local", "beam"], default="local",
+                   help="local: a process pool on this machine; beam: an Apache Beam pipeline (pip install -e '.[beam]')")
+    r.add_argument("--beam-option", action="append", metavar="KEY=VALUE",
+                   help="with --runner beam: any Beam PipelineOptions flag, repeatable "
+                        "(runner=DataflowRunner, project=..., direct_num_workers=4, ...)")
     r.set_defaults(func=cmd_render)
 
     d = sub.add_parser("data", help="inspect rendered shards").add_subparsers(dest="data_command",
@@ -186,11 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     from tfrecords_tools.configlib import ConfigError
     from tfrecords_tools.meshes import MeshError, SourceError
     from tfrecords_tools.stats import DataError
-    from gmcml_tf.train import TrainingError
-    try:
-        from gmcml_tf.data import DataError as InputError
-    except ImportError:  # the input pipeline is not there yet
-        InputError = DataError
+    from gmcml_tf.errors import DataError as InputError
+    from gmcml_tf.errors import TrainingError
     from gmcml_tf import cli_eval, cli_serving
     args = build_parser().parse_args(argv)
     try:

@@ -94,9 +94,8 @@ def add_commands(sub, bench, positive_int) -> None:
 
 def errors() -> tuple[type[Exception], ...]:
     """User-facing error types of these commands (one line, exit 2)."""
-    from gmcml_tf.export import ExportError
+    from gmcml_tf.errors import ExportError, NotFound
     from gmcml_tf.serving.client import PredictError
-    from gmcml_tf.serving.repository import NotFound
     from gmcml_tf.workdir import RunError
     return ExportError, PredictError, NotFound, RunError
 

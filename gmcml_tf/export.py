@@ -23,13 +23,10 @@ import numpy as np
 import tensorflow as tf
 
 from gmcml_tf.preprocess import check_fit, decode_image, fit_to_square
+from gmcml_tf.errors import ExportError  # noqa: F401  (re-exported)
 
 METADATA_FILE = "assets.extra/gmcml.json"
 SIGNATURES = ("serving_default", "predict_images")
-
-
-class ExportError(Exception):
-    """Export cannot proceed; the message names the path."""
 
 
 def next_version(base: Path) -> int:

@@ -33,10 +33,7 @@ import yaml
 from tfrecords_tools.configlib import ConfigError
 
 from gmcml_tf.config import ExperimentConfig, load_config
-
-
-class TrainingError(Exception):
-    """Training cannot go on (a NaN/Inf loss term); the message names step and term."""
+from gmcml_tf.errors import TrainingError  # noqa: F401  (re-exported)
 
 
 def versions() -> dict:

@@ -13,11 +13,9 @@ from pathlib import Path
 
 import google_crc32c
 
+from gmcml_tf.errors import DataError  # noqa: F401  (re-exported)
+
 SPLITS = ("train", "val")
-
-
-class DataError(ValueError):
-    """The data folder or a shard is unusable; the message is one line naming the path."""
 
 
 def check_split(split: str) -> None:

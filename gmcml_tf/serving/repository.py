@@ -14,10 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import tensorflow as tf
-
-
-class NotFound(Exception):
-    """Model or version unknown: HTTP 404, as TF Serving."""
+from gmcml_tf.errors import NotFound  # noqa: F401  (re-exported)
 
 
 @dataclass
