@@ -27,14 +27,20 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 import sys
 import time
 from pathlib import Path
 
-import apache_beam as beam
-from apache_beam.metrics import Metrics
-from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
+_root = logging.getLogger()
+_level, _ = _root.level, _root.setLevel(logging.ERROR)  # Beam warns at import about unused GCP clients
+try:
+    import apache_beam as beam
+    from apache_beam.metrics import Metrics
+    from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
+finally:
+    _root.setLevel(_level)
 
 from tfrecords_tools import writer
 from tfrecords_tools.configlib import ConfigError
@@ -94,7 +100,7 @@ def _write_manifest_step(_count, out: str, names: list[str], header: dict) -> in
 def pipeline_options(cfg: RenderConfig, beam_options: list[str], shards: int) -> PipelineOptions:
     """Defaults for a local run, then the user's KEY=VALUE flags (which win)."""
     flags = ["--runner=DirectRunner", f"--direct_num_workers={min(cfg.workers or os.cpu_count() or 1, max(1, shards))}",
-             "--direct_running_mode=multi_processing"]
+             "--direct_running_mode=multi_processing", "--default_sdk_harness_log_level=ERROR"]
     for opt in beam_options:
         key, sep, value = opt.partition("=")
         key = key.strip().lstrip("-")
@@ -122,8 +128,13 @@ def _runner(options: PipelineOptions):
     if mode != "multi_processing" and "tensorflow" in sys.modules:
         raise ConfigError(f"direct_running_mode={mode} would render in this process, which has imported "
                           "TensorFlow (Mesa's llvmpipe crashes there); use multi_processing")
-    from apache_beam.runners.portability.fn_api_runner import FnApiRunner
-    return "DirectRunner", FnApiRunner()
+    from apache_beam.portability.api import beam_provision_api_pb2
+    from apache_beam.runners.portability.fn_api_runner import fn_runner
+    from apache_beam.runners.portability.portable_runner import JobServiceHandle
+    # as Beam's DirectRunner does: the options reach the workers (log level, ...)
+    encoded = JobServiceHandle.encode_pipeline_options(options.get_all_options())
+    info = fn_runner.ExtendedProvisionInfo(beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded))
+    return "DirectRunner", fn_runner.FnApiRunner(provision_info=info)
 
 
 def render_beam(cfg: RenderConfig, beam_options: list[str] = (), show_progress: bool = True) -> dict:
