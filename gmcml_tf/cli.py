@@ -131,6 +131,31 @@ def cmd_bench_train(args) -> int:
     return 0
 
 
+def cmd_bench_input(args) -> int:
+    """Input pipeline throughput against what GM-CML training consumes (target >= 5x)."""
+    from gmcml_tf.bench import bench_train
+    from gmcml_tf.config import load_config
+    from gmcml_tf.data import bench_input
+    cfg = load_config(args.config, list(args.set or []))
+    size, batch = cfg.model.image_size, cfg.train.batch_size
+    data = args.data or cfg.train.data
+    result = {"data": data, "image_size": size}
+    for triplets in (False, True):
+        r = bench_input(data, image_size=size, batch_size=batch * (1 if triplets else 5),
+                        triplets=triplets, steps=args.steps)
+        result["triplet_input_images_per_s" if triplets else "input_images_per_s"] = r["input_images_per_s"]
+    train = bench_train(size=size, steps=10, batch_size=batch * 5, model_cfg=cfg.model)
+    result["train_images_per_s"] = train["gmcml_images_per_s"]
+    result["input_over_train"] = round(min(result["input_images_per_s"], result["triplet_input_images_per_s"])
+                                       / train["gmcml_images_per_s"], 2)
+    result["target_input_over_train"] = 5.0
+    print(json.dumps(result, indent=2))
+    if args.json:
+        from tfrecords_tools.writer import write_json_atomic
+        write_json_atomic(args.json, result)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gmcml-tf", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -193,6 +218,13 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--set", action="append", metavar="KEY=VALUE")
     bt.add_argument("--json", help="also write the result here")
     bt.set_defaults(func=cmd_bench_train)
+    bi = b.add_parser("input", help="tf.data throughput vs GM-CML training consumption")
+    bi.add_argument("--config", default="configs/gm_cml.yaml", help="model/train sections used")
+    bi.add_argument("--data", help="shards (default: the config's train.data)")
+    bi.add_argument("--steps", type=_positive_int, default=50)
+    bi.add_argument("--set", action="append", metavar="KEY=VALUE")
+    bi.add_argument("--json", help="also write the result here")
+    bi.set_defaults(func=cmd_bench_input)
     from gmcml_tf import cli_eval, cli_serving
     cli_eval.add_commands(sub, _positive_int)
     cli_serving.add_commands(sub, b, _positive_int)

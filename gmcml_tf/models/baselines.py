@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import keras
 
-from gmcml_tf.models.variational_coder import _halvings, _pair
+from gmcml_tf.models.variational_coder import _halvings, _pair, upsample_block
 from gmcml_tf.models.zigzagnet import _MODULES
 
 _PACKAGE = "gmcml_tf"
@@ -62,16 +62,8 @@ class ConvCoder(keras.Model):
             x = keras.layers.Reshape((hs[-1], ws[-1], filters[-1]), name="reshape")(x)
         out_filters = list(reversed(filters[:-1])) + [3]
         for i, f in enumerate(out_filters):
-            last = i == steps - 1
-            x = keras.layers.Conv2DTranspose(f, 3, strides=2, padding="same", use_bias=last,
-                                             name=f"deconv{i + 1}")(x)
-            th, tw = hs[steps - 1 - i], ws[steps - 1 - i]
-            dh, dw = 2 * hs[steps - i] - th, 2 * ws[steps - i] - tw
-            if dh or dw:
-                x = keras.layers.Cropping2D(((0, dh), (0, dw)), name=f"deconv{i + 1}_crop")(x)
-            if not last:
-                x = keras.layers.BatchNormalization(name=f"deconv{i + 1}_bn")(x)
-                x = keras.layers.ReLU(name=f"deconv{i + 1}_relu")(x)
+            x = upsample_block(x, f, i, hs, ws)
+            if i < steps - 1:
                 if kind == "fcn":  # skip connection from the encoder map of this size
                     x = keras.layers.Concatenate(name=f"skip{i + 1}")([x, skips[steps - 1 - i]])
         m_pred = keras.layers.Activation("sigmoid", dtype="float32", name="mask")(x)
@@ -149,11 +141,17 @@ class _Classifier(keras.Model):
         return cls(**config)
 
 
-def _stem(inputs, input_channels, upsample):
-    if not upsample:
-        return inputs
-    return keras.layers.Conv2DTranspose(input_channels, 3, strides=2, padding="same",
-                                        name="upsample")(inputs)
+def _stem(image_size, input_channels, upsample, conv1_kernel):
+    """Input, optional learned 2x upsampling (112 -> 224, as ZigzagNet), conv1, pool1."""
+    height, width = _pair(image_size)
+    inputs = keras.Input(shape=(height, width, input_channels), name="inputs")
+    x = inputs
+    if upsample:
+        x = keras.layers.Conv2DTranspose(input_channels, 3, strides=2, padding="same",
+                                         name="upsample")(x)
+    x = _conv_bn_relu(x, 64, conv1_kernel, 2, "conv1")
+    x = keras.layers.MaxPooling2D(3, 2, padding="same", name="pool1")(x)
+    return inputs, x, (height, width)
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -162,11 +160,7 @@ class SqueezeNet(_Classifier):
 
     def __init__(self, image_size=112, input_channels: int = 3, num_classes: int = 12,
                  upsample: bool = False, dropout: float = 0.5, **kwargs):
-        height, width = _pair(image_size)
-        inputs = keras.Input(shape=(height, width, input_channels), name="inputs")
-        x = _stem(inputs, input_channels, upsample)
-        x = _conv_bn_relu(x, 64, 3, 2, "conv1")
-        x = keras.layers.MaxPooling2D(3, 2, padding="same", name="pool1")(x)
+        inputs, x, size = _stem(image_size, input_channels, upsample, conv1_kernel=3)
         for i, (s, e1, e3, pool_first) in enumerate(_MODULES):
             if pool_first:
                 x = keras.layers.MaxPooling2D(3, 2, padding="same", name=f"pool_fire{i + 2}")(x)
@@ -177,7 +171,7 @@ class SqueezeNet(_Classifier):
         logits = keras.layers.GlobalAveragePooling2D(dtype="float32", name="logits")(x)
         super().__init__(inputs=inputs, outputs={"logits": logits, "descriptor": descriptor},
                          **kwargs)
-        self._finish((height, width), input_channels, num_classes, upsample, dropout)
+        self._finish(size, input_channels, num_classes, upsample, dropout)
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -186,11 +180,7 @@ class AlexNetSmall(_Classifier):
 
     def __init__(self, image_size=112, input_channels: int = 3, num_classes: int = 12,
                  upsample: bool = False, dropout: float = 0.5, **kwargs):
-        height, width = _pair(image_size)
-        inputs = keras.Input(shape=(height, width, input_channels), name="inputs")
-        x = _stem(inputs, input_channels, upsample)
-        x = _conv_bn_relu(x, 64, 5, 2, "conv1")
-        x = keras.layers.MaxPooling2D(3, 2, padding="same", name="pool1")(x)
+        inputs, x, size = _stem(image_size, input_channels, upsample, conv1_kernel=5)
         x = _conv_bn_relu(x, 128, 5, 1, "conv2")
         x = keras.layers.MaxPooling2D(3, 2, padding="same", name="pool2")(x)
         x = _conv_bn_relu(x, 192, 3, 1, "conv3")
@@ -207,4 +197,4 @@ class AlexNetSmall(_Classifier):
         logits = keras.layers.Dense(num_classes, dtype="float32", name="logits")(x)
         super().__init__(inputs=inputs, outputs={"logits": logits, "descriptor": descriptor},
                          **kwargs)
-        self._finish((height, width), input_channels, num_classes, upsample, dropout)
+        self._finish(size, input_channels, num_classes, upsample, dropout)

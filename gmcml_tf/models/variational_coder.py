@@ -30,6 +30,27 @@ def _halvings(size: int, steps: int) -> list[int]:
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
+def upsample_block(x, filters: int, i: int, hs: list[int], ws: list[int]):
+    """Generator step i: stride-2 transposed conv back to the encoder's size at that depth.
+
+    A stride-2 transposed conv doubles; crop the extra row/column where the encoder
+    rounded an odd size up (e.g. 4 -> 8 -> 7). All but the last step get BN + ReLU.
+    Shared by the variational coder and the FCN/DeconvNet baselines (same macro layout).
+    """
+    steps = len(hs) - 1
+    last = i == steps - 1
+    x = keras.layers.Conv2DTranspose(filters, 3, strides=2, padding="same", use_bias=last,
+                                     name=f"deconv{i + 1}")(x)
+    th, tw = hs[steps - 1 - i], ws[steps - 1 - i]
+    dh, dw = 2 * hs[steps - i] - th, 2 * ws[steps - i] - tw
+    if dh or dw:
+        x = keras.layers.Cropping2D(((0, dh), (0, dw)), name=f"deconv{i + 1}_crop")(x)
+    if not last:
+        x = keras.layers.BatchNormalization(name=f"deconv{i + 1}_bn")(x)
+        x = keras.layers.ReLU(name=f"deconv{i + 1}_relu")(x)
+    return x
+
+
 class Reparameterize(keras.layers.Layer):
     """z = mu + sigma * eps, eps ~ N(0, I) (the re-parameterisation trick, eq. 14).
 
@@ -144,18 +165,7 @@ class VariationalCoder(keras.Model):
         out_filters = list(reversed(filters[:-1])) + [3]
         steps = len(filters)
         for i, f in enumerate(out_filters):
-            last = i == steps - 1
-            x = keras.layers.Conv2DTranspose(f, 3, strides=2, padding="same",
-                                             use_bias=last, name=f"deconv{i + 1}")(x)
-            # A stride-2 transposed conv doubles; crop the extra row/column where the
-            # encoder rounded an odd size up (e.g. 4 -> 8 -> 7).
-            th, tw = hs[steps - 1 - i], ws[steps - 1 - i]
-            dh, dw = 2 * hs[steps - i] - th, 2 * ws[steps - i] - tw
-            if dh or dw:
-                x = keras.layers.Cropping2D(((0, dh), (0, dw)), name=f"deconv{i + 1}_crop")(x)
-            if not last:
-                x = keras.layers.BatchNormalization(name=f"deconv{i + 1}_bn")(x)
-                x = keras.layers.ReLU(name=f"deconv{i + 1}_relu")(x)
+            x = upsample_block(x, f, i, hs, ws)
         # Sigmoid, not the authors' BN+ReLU: M is a colour image in [0, 1], and ReLU
         # output units die at 0 on the black background. float32 for the loss.
         m_pred = keras.layers.Activation("sigmoid", dtype="float32", name="mask")(x)
