@@ -128,15 +128,11 @@ def check_same_start(strategy, step: int) -> None:
     if not _multi_worker(strategy):
         return
     import tensorflow as tf
-    low, high = -_cluster_max(strategy, tf, -step), _cluster_max(strategy, tf, step)
-    if low != high:
-        raise ConfigError(f"the workers resumed at different steps ({low} .. {high}): every "
-                          "worker must see the chief's WORKDIR/checkpoints (a shared filesystem)")
-
-
-def _cluster_max(strategy, tf, value: int) -> int:
-    per_replica = strategy.run(lambda: tf.constant(value, tf.int64))
-    return int(strategy.reduce(tf.distribute.ReduceOp.MAX, per_replica, axis=None).numpy())
+    per_replica = strategy.run(lambda: tf.constant([step], tf.int64))
+    steps = sorted({int(x) for x in strategy.gather(per_replica, axis=0).numpy()})
+    if len(steps) > 1:
+        raise ConfigError(f"the workers resumed at different steps {steps}: every worker "
+                          "must see the chief's WORKDIR/checkpoints (a shared filesystem)")
 
 
 def start(worker: Worker, workdir: Path) -> Path:
@@ -152,3 +148,25 @@ def finish(worker: Worker, workdir: Path) -> None:
     """Remove a non-chief's temp dir (what it wrote only mirrors the chief's)."""
     if not worker.is_chief:
         shutil.rmtree(worker.output_dir(workdir), ignore_errors=True)
+
+
+def patch_keras(model, strategy) -> None:
+    """Work around two Keras 3 (3.15) defects with tf.distribute; call after compile.
+
+    1. `_maybe_symbolic_build` takes the first batch of a distributed dataset and calls
+       `strategy.reduce` on it, which fails on dict batches ("unsupported type dict") and
+       costs a batch. It only builds what is unbuilt; GM-CML is built on construction and
+       the trainer builds the optimizer, so it is skipped (checked here).
+    2. Under MultiWorkerMirroredStrategy (2+ workers) the step outputs are reduced with
+       `strategy.reduce("MEAN", v, axis=0)`, which fails on scalars ("Invalid reduction
+       dimension 0"): the steps return their metrics with shape (1,), reduced to scalars.
+    """
+    import tensorflow as tf
+    if not is_distributed(strategy):
+        return
+    if all(layer.built for layer in model._flatten_layers()) and model.optimizer.built:
+        model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
+    if _multi_worker(strategy) and strategy.extended._in_multi_worker_mode():  # Keras' test
+        def rank1(step):
+            return lambda data: {k: tf.reshape(v, [1]) for k, v in step(data).items()}
+        model.train_step, model.test_step = rank1(model.train_step), rank1(model.test_step)

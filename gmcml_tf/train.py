@@ -16,6 +16,9 @@ Workdir layout:
     history.json   per-epoch training logs and per-stage validation results
     model.keras    the final model
 Re-running the same command resumes at the last saved stage/epoch with the optimizer.
+`train.strategy` mirrored | multi_worker: see gmcml_tf/distribute.py (per-replica batch
+size, data sharding per worker; only the chief writes WORKDIR, the other workers write
+WORKDIR/.worker-<i>-tmp, removed at their end).
 """
 from __future__ import annotations
 
@@ -32,6 +35,7 @@ import yaml
 
 from tfrecords_tools.configlib import ConfigError
 
+from gmcml_tf import distribute
 from gmcml_tf.config import ExperimentConfig, load_config
 from gmcml_tf.errors import TrainingError  # noqa: F401  (re-exported)
 
@@ -57,21 +61,12 @@ def build_model(cfg: ExperimentConfig):
                  bn_momentum=m.bn_momentum, name="gmcml")
 
 
-def _strategy(name: str):
-    import tensorflow as tf
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    if name == "multi_worker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    return tf.distribute.get_strategy()
-
-
 def _default_dataset_fn():
     from gmcml_tf.data import make_dataset
     return make_dataset
 
 
-def _steps_per_epoch(data_dir: Path, stage, batch_size: int) -> int:
+def _steps_per_epoch(data_dir: Path, stage, batch_size: int, replicas: int = 1) -> int:
     if stage.steps_per_epoch:
         return stage.steps_per_epoch
     try:
@@ -79,7 +74,7 @@ def _steps_per_epoch(data_dir: Path, stage, batch_size: int) -> int:
     except (OSError, KeyError, ValueError):
         raise ConfigError(f"{data_dir}/manifest.json unreadable; set steps_per_epoch in every "
                           "stage") from None
-    per_step = batch_size * (5 if stage.triplets else 1)
+    per_step = batch_size * replicas * (5 if stage.triplets else 1)  # the global batch
     return max(1, records // per_step)
 
 
@@ -205,10 +200,11 @@ def _fit(cfg, workdir, data_dir, dataset_fn, show_progress):
     import numpy as np
     import tensorflow as tf
     t, t0 = cfg.train, time.perf_counter()
+    strategy = distribute.make_strategy(t.strategy)  # first: MultiWorker needs a fresh runtime
+    worker = distribute.worker_info(strategy)
     keras.utils.set_random_seed(t.seed)
-    workdir.mkdir(parents=True, exist_ok=True)
-    _write_config(cfg, workdir)
-    strategy = _strategy(t.strategy)
+    out = distribute.start(worker, workdir)  # workdir on the chief, a temp dir on the others
+    _write_config(cfg, out)
     with strategy.scope():
         model = build_model(cfg)
         optimizer = keras.optimizers.Adam(t.learning_rate)
@@ -216,14 +212,16 @@ def _fit(cfg, workdir, data_dir, dataset_fn, show_progress):
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         model.compile(optimizer=optimizer)
         optimizer.build(model.trainable_variables)
+        distribute.patch_keras(model, strategy)  # no-op without a strategy
         ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer,
                                    stage=tf.Variable(0, dtype=tf.int64),
                                    epoch=tf.Variable(0, dtype=tf.int64))
-    manager = tf.train.CheckpointManager(ckpt, str(workdir / "checkpoints"), t.keep_checkpoints)
+    manager = tf.train.CheckpointManager(ckpt, str(out / "checkpoints"), t.keep_checkpoints)
     resumed = None
     history = {"epochs": [], "eval": []}
-    if manager.latest_checkpoint:
-        ckpt.restore(manager.latest_checkpoint).expect_partial()
+    latest = tf.train.latest_checkpoint(str(workdir / "checkpoints"))  # the chief's, on every worker
+    if latest:
+        ckpt.restore(latest).expect_partial()
         resumed = {"stage": int(ckpt.stage.numpy()), "epoch": int(ckpt.epoch.numpy()),
                    "step": int(optimizer.iterations.numpy())}
         if (workdir / "history.json").exists():  # keep what the checkpoint has seen
@@ -231,11 +229,12 @@ def _fit(cfg, workdir, data_dir, dataset_fn, show_progress):
             at = (resumed["stage"], resumed["epoch"])
             history["epochs"] = [e for e in history["epochs"] if (e["stage_index"], e["epoch"]) <= at]
             history["eval"] = [e for e in history["eval"] if e["stage_index"] < at[0]]
-        if show_progress:
+        if show_progress and worker.is_chief:
             print(f"resuming {workdir} at stage {resumed['stage']} epoch {resumed['epoch']} "
                   f"(step {resumed['step']})")
-    writer = tf.summary.create_file_writer(str(workdir / "tensorboard"))
-    size, batch = cfg.model.image_size, t.batch_size
+    distribute.check_same_start(strategy, int(optimizer.iterations.numpy()))
+    writer = tf.summary.create_file_writer(str(out / "tensorboard"))
+    size, batch = cfg.model.image_size, t.batch_size  # per replica under a strategy
     common = dict(image_size=size, batch_size=batch, seed=t.seed, shuffle_buffer=t.shuffle_buffer,
                   cache=t.cache)
     val = None
@@ -253,48 +252,54 @@ def _fit(cfg, workdir, data_dir, dataset_fn, show_progress):
         model.set_stage(dataclasses.asdict(stage.losses), stage.triplets)
         optimizer.learning_rate.assign(stage.learning_rate or t.learning_rate)
         guard, write_images = _callbacks(model, optimizer, ckpt, manager, writer, history,
-                                         workdir, cfg, si, stage, images)
+                                         out, cfg, si, stage, images)
         if start < stage.epochs:
-            if show_progress:
+            if show_progress and worker.is_chief:
                 print(f"stage {si + 1}/{len(t.stages)} {stage.name!r}: epochs {start + 1}.."
                       f"{stage.epochs}")
-            train = dataset_fn(data_dir, "train", triplets=stage.triplets,
-                               background=stage.background, close_only=stage.close_only,
-                               training=True, **{**common, "seed": t.seed + si,
-                                                 "batch_size": stage.batch_size or batch})
-            steps = _steps_per_epoch(data_dir, stage, stage.batch_size or batch)
+            train = distribute.train_dataset(strategy, lambda: dataset_fn(
+                data_dir, "train", triplets=stage.triplets, background=stage.background,
+                close_only=stage.close_only, training=True,
+                **{**common, "seed": t.seed + si, "batch_size": stage.batch_size or batch}))
+            steps = _steps_per_epoch(data_dir, stage, stage.batch_size or batch, worker.replicas)
             try:
                 with warnings.catch_warnings():  # our datasets are shuffled already
                     warnings.filterwarnings("ignore", message=".*shuffle=True.*")
                     model.fit(train, epochs=stage.epochs, initial_epoch=start,
                               steps_per_epoch=steps, callbacks=[guard],
-                              verbose=1 if show_progress else 0)
+                              verbose=1 if show_progress and worker.is_chief else 0)
             except KeyboardInterrupt:
                 manager.save(checkpoint_number=int(optimizer.iterations.numpy()))
                 raise
         write_images(int(optimizer.iterations.numpy()))
         if t.evaluate and val is not None:
-            result = {k: float(v) for k, v in model.evaluate(val, verbose=0, return_dict=True).items()}
+            with warnings.catch_warnings():  # distributed: the val cardinality is per worker
+                warnings.filterwarnings("ignore", message=".*ran out of data.*")
+                result = {k: float(v) for k, v in model.evaluate(
+                    distribute.eval_dataset(strategy, val), verbose=0, return_dict=True).items()}
             val_accuracy = result["accuracy"]
             history["eval"].append({"stage": stage.name, "stage_index": si,
                                     "step": int(optimizer.iterations.numpy()), **result})
             with writer.as_default():
                 for k, v in result.items():
                     write_scalar(f"val/{k}", v, int(optimizer.iterations.numpy()))
-            if show_progress:
+            if show_progress and worker.is_chief:
                 print(f"  val after {stage.name!r}: accuracy {val_accuracy:.3f}, "
                       f"loss/gen {result['loss/gen']:.1f}")
         ckpt.stage.assign(si + 1)
         ckpt.epoch.assign(0)
         manager.save(checkpoint_number=int(optimizer.iterations.numpy()))
-        _write_json(workdir / "history.json", history)
+        _write_json(out / "history.json", history)
     writer.flush()
-    tmp = workdir / "model.tmp.keras"
-    model.save(tmp)
-    os.replace(tmp, workdir / "model.keras")
+    tmp = out / "model.tmp.keras"
+    model.save(tmp)  # on every worker: saving may run collectives
+    os.replace(tmp, out / "model.keras")
+    writer.close()
+    distribute.finish(worker, workdir)
     if val_accuracy is None and history["eval"]:
         val_accuracy = history["eval"][-1]["accuracy"]
     return {"val_accuracy": val_accuracy, **model.size_mb(), "workdir": str(workdir),
             "steps": int(optimizer.iterations.numpy()), "resumed": resumed,
+            "chief": worker.is_chief, "replicas": worker.replicas,
             "seconds": round(time.perf_counter() - t0, 1), "versions": versions(),
             "tensorboard": f"tensorboard --logdir {workdir / 'tensorboard'}"}
