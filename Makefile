@@ -8,12 +8,16 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 GL_PACKAGES := libegl1 libegl-mesa0 libgl1-mesa-dri libgles2
 PYTEST_ARGS ?=
 
-.PHONY: demo test setup system-packages clean
+.PHONY: demo test test-fast setup system-packages clean
 
 demo: setup
 	$(BIN)/gmcml-tf demo
 
+# Every test, the two multi-process `slow` ones included (they fit CI's budget); `make test-fast` skips those.
 test: setup
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
 setup: system-packages $(BIN)/.installed

@@ -134,13 +134,24 @@ def _cell(v, pct: bool) -> str:
     return f"{v['mean']:.1f}"
 
 
+def collect(out: str | Path, configs: list[str]) -> dict:
+    """Rows from the `ablation_row.json` of finished runs under OUT (e.g. after an interruption)."""
+    rows = {}
+    for name in configs:
+        runs = [json.loads(p.read_text()) for p in sorted(Path(out, name).glob("**/ablation_row.json"))]
+        if runs:
+            rows[name] = {k: _mean_std([r.get(k) for r in runs]) for k, _ in COLUMNS}
+    return rows
+
+
 def markdown(table: dict) -> str:
-    head = "| config | " + " | ".join(label for _, label in COLUMNS) + " |"
-    lines = [head, "|" + "---|" * (len(COLUMNS) + 1)]
+    head = "| config | seeds | " + " | ".join(label for _, label in COLUMNS) + " |"
+    lines = [head, "|" + "---|" * (len(COLUMNS) + 2)]
     for name, row in table["rows"].items():
         cells = [_cell(row.get(k), k.endswith("accuracy")) for k, _ in COLUMNS]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        n = max((len(v["values"]) for v in row.values() if v), default=0)
+        lines.append(f"| {name} | {n} | " + " | ".join(cells) + " |")
     return "\n".join([
-        f"Accuracies in % as mean ± std over {table['seeds']} seed(s); chance = {100 * table['chance']:.1f}%.",
+        f"Accuracies in % as mean ± std over the seeds run; 12-way chance = {100 * table['chance']:.1f}%.",
         f"Renders: `{table['data']}`; real photos: `{table['photos']}`"
         f"{' (argmax over present classes)' if table['restrict_to_present'] else ''}.", "", *lines, ""])

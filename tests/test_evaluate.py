@@ -102,3 +102,61 @@ def test_odd_modes_decode_and_corrupt_files_are_skipped_and_counted(tmp_path):
     np.testing.assert_allclose(grey[8, 8], 128 / 255, atol=1e-3)   # grey -> equal RGB
     sixteen = got[paths.index(str(tmp_path / "car" / "sixteen.png"))]
     np.testing.assert_allclose(sixteen[8, 8], 128 / 65535, atol=1e-4)  # 16-bit keeps its scale
+
+
+@pytest.fixture(scope="module")
+def smoke_run(smoke_render, tmp_path_factory):
+    """configs/smoke.yaml trained for its few steps on the smoke render: a real run folder."""
+    from conftest import REPO
+    from gmcml_tf.config import load_config
+    from gmcml_tf.train import fit
+    render_cfg, _ = smoke_render
+    cfg = load_config(REPO / "configs" / "smoke.yaml", [f"train.data={render_cfg.out}"])
+    workdir = tmp_path_factory.mktemp("run")
+    fit(cfg, workdir, show_progress=False)
+    return workdir
+
+
+def test_evaluate_end_to_end_writes_json_and_figures(smoke_run, tmp_path):
+    import json
+
+    from gmcml_tf.cli import main
+    photos = tmp_path / "photos"
+    rng = np.random.default_rng(0)
+    for folder in ("car", "airplanes", "faces"):
+        (photos / folder).mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray((rng.random((40 + i, 50, 3)) * 255).astype(np.uint8)).save(
+                photos / folder / f"{i}.jpg")
+    (photos / "car" / "broken.jpg").write_bytes(b"not a jpeg")
+    out = tmp_path / "eval" / "real.json"
+    assert main(["evaluate", "--workdir", str(smoke_run), "--real", str(photos),
+                 "--json", str(out)]) == 0
+    r = json.loads(out.read_text())
+    assert r["n"] == 6 and set(r["per_class"]) == set(CATEGORIES)
+    assert r["per_class"]["car"]["n"] == 3 and r["per_class"]["aeroplane"]["n"] == 3
+    assert r["unmapped_folders"] == ["faces"]
+    assert [p for p in r["skipped"]] == [str(photos / "car" / "broken.jpg")]
+    assert 0 <= r["accuracy"] <= 1 and 0 <= r["nn_accuracy"] <= 1
+    assert np.sum(r["confusion"]["matrix"]) == 6
+    for name in ("confusion", "projections", "reconstructions"):
+        with Image.open(r["plots"][name]) as im:
+            assert im.size[0] > 100
+    # A user mistake is one line and exit 2.
+    assert main(["evaluate", "--workdir", str(tmp_path / "nope"), "--real", str(photos)]) == 2
+
+
+def test_export_cli_from_a_run_and_predict(smoke_run, tmp_path, capsys):
+    import json
+
+    from gmcml_tf.cli import main
+    base = tmp_path / "saved" / "smoke"
+    assert main(["export", "--workdir", str(smoke_run), "--out", str(base)]) == 0
+    assert (base / "1" / "saved_model.pb").is_file()
+    img = tmp_path / "x.png"
+    Image.fromarray(np.zeros((30, 30, 3), np.uint8)).save(img)
+    capsys.readouterr()
+    assert main(["predict", str(img), "--model", str(base), "--top-k", "2", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert len(out[0]["top_k"]) == 2 and out[0]["top_k"][0]["class"] in CATEGORIES
+    assert main(["predict", str(tmp_path / "missing.png"), "--model", str(base)]) == 2
