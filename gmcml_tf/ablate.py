@@ -7,9 +7,10 @@ points, so a difference counts only beyond that spread. Runs live in
 `OUT/<config>/[seed-K/]`, so `gmcml-tf evaluate` works on them afterwards, and a
 re-run resumes (finished runs are kept).
 
-The background-leakage audit trains the classifier on the backgrounds alone (object
-pixels blacked out with the alpha mask); it must score near chance on renders,
-otherwise the backgrounds carry the label (the authors' per-category folders did).
+The background-leakage audit trains the classifier on the backgrounds alone — the exact
+crop behind each view, regenerated from its seed (gmcml_tf.background_audit; blacking
+out the object would leave its silhouette to classify); it must score near chance on
+renders, otherwise the backgrounds carry the label (the authors' per-category folders did).
 """
 from __future__ import annotations
 
@@ -46,14 +47,6 @@ def _images_per_step(cfg) -> float:
              for s in t.stages]
     total = sum(n for n, _ in steps)
     return sum(n * b for n, b in steps) / total if total else 0.0
-
-
-def background_only(dataset_fn):
-    """Wrap make_dataset: the object is blacked out, only the background is left."""
-    def fn(*args, **kwargs):
-        ds = dataset_fn(*args, **kwargs)
-        return ds.map(lambda b: {**b, "image": b["image"] * (1.0 - b["alpha"])})
-    return fn
 
 
 def train_and_evaluate(cfg, workdir: Path, photos, restrict_to_present: bool, dataset_fn=None) -> dict:
@@ -110,8 +103,8 @@ def ablate(configs: list[str], data: str, photos, out: str, seeds: int = 1,
 
 
 def _audit(data, out: Path, base: list[str], seeds: int) -> dict:
-    """ZigzagNet alone, softmax on renders whose object is blacked out (background only)."""
-    from gmcml_tf.data import make_dataset
+    """ZigzagNet alone, softmax on the pure backgrounds of the renders."""
+    from gmcml_tf.background_audit import dataset_fn_for
     from gmcml_tf.train_config import LossWeights
     runs = []
     for seed in range(seeds):
@@ -122,7 +115,7 @@ def _audit(data, out: Path, base: list[str], seeds: int) -> dict:
         cfg.train.stages = [stage]
         workdir = out / "audit_background_only" / (f"seed-{seed}" if seeds > 1 else "")
         print(f"[ablate] background-leakage audit seed {seed} -> {workdir}", flush=True)
-        runs.append(train_and_evaluate(cfg, workdir, None, False, background_only(make_dataset)))
+        runs.append(train_and_evaluate(cfg, workdir, None, False, dataset_fn_for(data)))
     return {k: _mean_std([r.get(k) for r in runs]) for k, _ in COLUMNS}
 
 
