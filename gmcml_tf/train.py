@@ -295,6 +295,9 @@ def _fit(cfg, workdir, data_dir, dataset_fn, show_progress):
     model.save(tmp)  # on every worker: saving may run collectives
     os.replace(tmp, out / "model.keras")
     writer.close()
+    if worker.is_chief and val is not None:
+        from gmcml_tf.projector import write_projector
+        write_projector(model, val, out / "tensorboard")
     distribute.finish(worker, workdir)
     if val_accuracy is None and history["eval"]:
         val_accuracy = history["eval"][-1]["accuracy"]

@@ -142,6 +142,10 @@ def test_evaluate_end_to_end_writes_json_and_figures(smoke_run, tmp_path):
     for name in ("confusion", "projections", "reconstructions"):
         with Image.open(r["plots"][name]) as im:
             assert im.size[0] > 100
+    # fit left descriptors for TensorBoard's projector beside its logs
+    proj = smoke_run / "tensorboard" / "projector"
+    assert (proj / "projector_config.pbtxt").is_file()
+    assert len((proj / "projector_metadata.tsv").read_text().splitlines()) > 0
     # A user mistake is one line and exit 2.
     assert main(["evaluate", "--workdir", str(tmp_path / "nope"), "--real", str(photos)]) == 2
 
