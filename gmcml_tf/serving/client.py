@@ -25,8 +25,10 @@ def read_images(paths: list[str]) -> list[bytes]:
                 im.verify()
         except FileNotFoundError:
             raise PredictError(f"{p}: no such file") from None
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-            raise PredictError(f"{p}: not a readable image ({e})") from None
+        except UnidentifiedImageError:
+            raise PredictError(f"{p}: not an image file (JPEG, PNG, GIF, BMP, WebP ...)") from None
+        except (OSError, SyntaxError, ValueError) as e:
+            raise PredictError(f"{p}: unreadable image ({e.__class__.__name__}: {e})") from None
         out.append(data)
     return out
 
