@@ -50,7 +50,7 @@ def _images_per_step(cfg) -> float:
 
 
 def train_and_evaluate(cfg, workdir: Path, photos, restrict_to_present: bool, dataset_fn=None) -> dict:
-    from gmcml_tf.evaluate import evaluate
+    from gmcml_tf.evaluate import evaluate_and_save
     from gmcml_tf.train import fit
     from gmcml_tf.workdir import load_run
     summary = fit(cfg, workdir, show_progress=False, dataset_fn=dataset_fn)
@@ -58,9 +58,7 @@ def train_and_evaluate(cfg, workdir: Path, photos, restrict_to_present: bool, da
            "train_images_per_s": round(summary["steps"] * _images_per_step(cfg) / summary["seconds"], 1)
            if summary["seconds"] and not summary["resumed"] else None, "workdir": str(workdir)}
     if photos is not None:
-        real = evaluate(load_run(workdir), photos, restrict_to_present=restrict_to_present,
-                        plots_dir=workdir / "evaluation")
-        write_json_atomic(workdir / "evaluation" / "real.json", real)
+        real, _ = evaluate_and_save(load_run(workdir), photos, restrict_to_present=restrict_to_present)
         row.update(real_accuracy=real["accuracy"], real_mean_per_class_accuracy=real["mean_per_class_accuracy"],
                    nn_accuracy=real["nn_accuracy"], real_n=real["n"],
                    real_present_accuracy=real.get("present_classes_only", {}).get("accuracy"))

@@ -26,6 +26,15 @@ def _non_negative_int(text: str) -> int:
     return 0 if text.strip() == "0" else _positive_int(text)
 
 
+def emit_json(result: dict, path: str | None) -> int:
+    """A benchmark's result: printed, and written atomically to `path` when given."""
+    print(json.dumps(result, indent=2))
+    if path:
+        from tfrecords_tools.writer import write_json_atomic
+        write_json_atomic(path, result)
+    return 0
+
+
 def _render_overrides(args) -> list[str]:
     flags = {"meshes": "meshes", "backgrounds": "backgrounds", "out": "out", "views_per_model":
              "views_per_model", "size": "size", "workers": "workers", "seed": "seed"}
@@ -94,11 +103,7 @@ def cmd_bench_render(args) -> int:
     from gmcml_tf.config import load_config
     cfg = load_config(args.config, list(args.set or [])).render
     result = bench_render(cfg, views=args.views, workers=args.workers, meshes=args.meshes)
-    print(json.dumps(result, indent=2))
-    if args.json:
-        from tfrecords_tools.writer import write_json_atomic
-        write_json_atomic(args.json, result)
-    return 0
+    return emit_json(result, args.json)
 
 
 def cmd_fit(args) -> int:
@@ -124,11 +129,7 @@ def cmd_bench_train(args) -> int:
         model_cfg = load_config(args.config, list(args.set or [])).model
     result = bench_train(size=args.size, steps=args.steps, batch_size=args.batch_size,
                          model_cfg=model_cfg)
-    print(json.dumps(result, indent=2))
-    if args.json:
-        from tfrecords_tools.writer import write_json_atomic
-        write_json_atomic(args.json, result)
-    return 0
+    return emit_json(result, args.json)
 
 
 def cmd_bench_input(args) -> int:
@@ -149,11 +150,7 @@ def cmd_bench_input(args) -> int:
     result["input_over_train"] = round(min(result["input_images_per_s"], result["triplet_input_images_per_s"])
                                        / train["gmcml_images_per_s"], 2)
     result["target_input_over_train"] = 5.0
-    print(json.dumps(result, indent=2))
-    if args.json:
-        from tfrecords_tools.writer import write_json_atomic
-        write_json_atomic(args.json, result)
-    return 0
+    return emit_json(result, args.json)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,17 +12,11 @@ def _photos(args):
 
 
 def cmd_evaluate(args) -> int:
-    from gmcml_tf.evaluate import evaluate
-    from gmcml_tf.plots import to_tensorboard
+    from gmcml_tf.evaluate import evaluate_and_save
     from gmcml_tf.workdir import load_run
-    from tfrecords_tools.writer import write_json_atomic
-    run = load_run(args.workdir)
-    photos = _photos(args)
-    out = Path(args.json) if args.json else run.path / "evaluation" / "real.json"
-    r = evaluate(run, photos, gallery_dir=args.gallery, restrict_to_present=args.restrict_to_present,
-                 fit=args.fit, plots_dir=out.parent)
-    write_json_atomic(out, r)
-    to_tensorboard(run.path / "tensorboard" / "evaluate", r["plots"])
+    r, out = evaluate_and_save(load_run(args.workdir), _photos(args), args.json,
+                               gallery_dir=args.gallery, fit=args.fit,
+                               restrict_to_present=args.restrict_to_present)
     print(f"{r['n']} real photos from {r['source']} (fit {r['fit']}"
           f"{', argmax over present classes' if r['restrict_to_present'] else ''}):")
     print(f"  accuracy {r['accuracy']:.3f}   mean per-class {r['mean_per_class_accuracy']:.3f}   "

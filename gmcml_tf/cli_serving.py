@@ -5,14 +5,11 @@ import json
 
 
 def cmd_export(args) -> int:
-    from gmcml_tf.export import export
+    from gmcml_tf.export import export_run
     from gmcml_tf.workdir import load_run
     run = load_run(args.workdir)
-    cfg = run.config
-    out = args.out or f"saved_models/{cfg.model.recon}_{cfg.model.classifier}"
-    s = export(run.model, out, image_size=cfg.model.image_size, class_names=run.class_names,
-               fit=args.fit or run.fit, version=args.version,
-               metadata={"workdir": str(args.workdir), "seed": cfg.train.seed})
+    out = args.out or f"saved_models/{run.config.model.recon}_{run.config.model.classifier}"
+    s = export_run(run, out, fit=args.fit, version=args.version)
     print(f"exported {s['path']} ({s['size_mb']} MB; signatures serving_default (image bytes), "
           f"predict_images (float32); reload check max |dp| = {s['max_abs_probability_difference']:.1e})")
     print(f"  serve: gmcml-tf serve --model {out}   or TF Serving: see README 'Serving'")
@@ -48,13 +45,9 @@ def cmd_serve(args) -> int:
 
 
 def cmd_bench_serve(args) -> int:
+    from gmcml_tf.cli import emit_json
     from gmcml_tf.serving.bench import bench_serve
-    result = bench_serve(args.model, size=args.size, requests=args.requests)
-    print(json.dumps(result, indent=2))
-    if args.json:
-        from tfrecords_tools.writer import write_json_atomic
-        write_json_atomic(args.json, result)
-    return 0
+    return emit_json(bench_serve(args.model, size=args.size, requests=args.requests), args.json)
 
 
 def add_commands(sub, bench, positive_int) -> None:

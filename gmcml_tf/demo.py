@@ -48,29 +48,21 @@ def demo(workdir: str = "runs/gm_cml", data: str = "data_out/quickstart", photos
 
 
 def _evaluate(workdir: str, photo_dir: str) -> dict:
-    from gmcml_tf.evaluate import evaluate
+    from gmcml_tf.evaluate import evaluate_and_save
     from gmcml_tf.real_photos import open_photos
     from gmcml_tf.workdir import load_run
-    from tfrecords_tools.writer import write_json_atomic
-    run = load_run(workdir)
-    out = Path(workdir) / "evaluation"
-    result = evaluate(run, open_photos(photo_dir), plots_dir=out)
-    write_json_atomic(out / "real.json", result)
-    return result
+    return evaluate_and_save(load_run(workdir), open_photos(photo_dir))[0]
 
 
 def _export_once(workdir: str, base: str) -> dict:
     """A new version only when the run's model is newer than the latest export."""
-    from gmcml_tf.export import export, next_version
+    from gmcml_tf.export import export_run, next_version
     from gmcml_tf.workdir import load_run
     model_file = Path(workdir) / "model.keras"
     latest = Path(base) / str(next_version(Path(base)) - 1)
     if latest.is_dir() and latest.stat().st_mtime >= model_file.stat().st_mtime:
         return {"path": str(latest), "kept": True}
-    run = load_run(workdir)
-    return export(run.model, base, image_size=run.config.model.image_size,
-                  class_names=run.class_names, fit=run.fit,
-                  metadata={"workdir": str(workdir), "seed": run.config.train.seed})
+    return export_run(load_run(workdir), base)
 
 
 def print_summary(result: dict, base: str = "saved_models/gm_cml") -> None:

@@ -114,6 +114,18 @@ def gallery(model, data_dir: str, image_size: int, limit: int = 3000, split: str
     return run_model(model, ds.take(-(-limit // 64)))
 
 
+def evaluate_and_save(run, photos: PhotoSet, out_json: str | Path | None = None, **kwargs):
+    """`evaluate` plus what every caller keeps: the JSON (default RUN/evaluation/real.json),
+    the figures beside it, and the same figures in RUN/tensorboard/evaluate."""
+    from gmcml_tf.plots import to_tensorboard
+    from tfrecords_tools.writer import write_json_atomic
+    out = Path(out_json) if out_json else Path(run.path) / "evaluation" / "real.json"
+    result = evaluate(run, photos, plots_dir=out.parent, **kwargs)
+    write_json_atomic(out, result)
+    to_tensorboard(Path(run.path) / "tensorboard" / "evaluate", result["plots"])
+    return result, out
+
+
 def evaluate(run, photos: PhotoSet, *, gallery_dir: str | None = None,
              restrict_to_present: bool = False, fit: str | None = None, batch_size: int = 32,
              plots_dir: str | Path | None = None) -> dict:

@@ -115,6 +115,14 @@ def export(model: keras.Model, base: str | Path, *, image_size: int, class_names
             "max_abs_probability_difference": diff, "image_size": image_size, "fit": fit}
 
 
+def export_run(run, base: str | Path, fit: str | None = None, version: int | None = None) -> dict:
+    """Export a finished `gmcml-tf fit` run (gmcml_tf.workdir.Run), recording where it came from."""
+    cfg = run.config
+    return export(run.model, base, image_size=cfg.model.image_size, class_names=run.class_names,
+                  fit=fit or run.fit, version=version,
+                  metadata={"workdir": str(run.path), "seed": cfg.train.seed})
+
+
 def _check(model: keras.Model, path: Path, images: np.ndarray) -> float:
     loaded = tf.saved_model.load(str(path))
     got = loaded.signatures["predict_images"](images=tf.constant(images, tf.float32))

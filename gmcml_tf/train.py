@@ -34,6 +34,7 @@ from pathlib import Path
 import yaml
 
 from tfrecords_tools.configlib import ConfigError
+from tfrecords_tools.writer import write_json_atomic
 
 from gmcml_tf import distribute
 from gmcml_tf.config import ExperimentConfig, load_config
@@ -94,11 +95,6 @@ def _write_config(cfg: ExperimentConfig, workdir: Path) -> None:
     os.replace(tmp, path)
 
 
-def _write_json(path: Path, obj) -> None:
-    from tfrecords_tools.writer import write_json_atomic
-    write_json_atomic(path, obj)
-
-
 def _summary_metadata(plugin: str):
     import tensorflow as tf
     meta = tf.compat.v1.SummaryMetadata()
@@ -154,7 +150,7 @@ def _callbacks(model, optimizer, ckpt, manager, writer, history, workdir, cfg, s
                                       "step": int(optimizer.iterations.numpy()),
                                       "seconds": round(time.perf_counter() - self.t0, 2),
                                       **{k: float(v) for k, v in (logs or {}).items()}})
-            _write_json(workdir / "history.json", history)  # first: resume trims it to the checkpoint
+            write_json_atomic(workdir / "history.json", history)  # first: resume trims it to the checkpoint
             ckpt.stage.assign(si)
             ckpt.epoch.assign(epoch + 1)
             manager.save(checkpoint_number=int(optimizer.iterations.numpy()))
@@ -289,7 +285,7 @@ def _fit(cfg, workdir, data_dir, dataset_fn, show_progress):
         ckpt.stage.assign(si + 1)
         ckpt.epoch.assign(0)
         manager.save(checkpoint_number=int(optimizer.iterations.numpy()))
-        _write_json(out / "history.json", history)
+        write_json_atomic(out / "history.json", history)
     writer.flush()
     tmp = out / "model.tmp.keras"
     model.save(tmp)  # on every worker: saving may run collectives

@@ -38,7 +38,7 @@ def load_run(workdir: str | Path, load_model: bool = True) -> Run:
     model = None
     if load_model:
         import keras
-        import gmcml_tf.models.gmcml  # noqa: F401  registers the serialisable classes
+        import gmcml_tf.models.gmcml  # noqa: F401  (registers the serialisable classes)
         model = keras.models.load_model(model_path, compile=False)
     fit = getattr(getattr(cfg, "eval", None), "fit", "stretch")
     return Run(path, cfg, model, list(CATEGORIES[: cfg.model.num_classes]), fit)

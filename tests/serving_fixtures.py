@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import contextlib
 import io
-import socket
 import threading
 import time
 
 import numpy as np
 from PIL import Image
 
+from gmcml_tf.serving.bench import free_port
 from tfrecords_tools.categories import CATEGORIES
 
 SIZE = 32
@@ -32,12 +32,6 @@ def png_bytes(shape=(40, 50, 3), seed=0, mode=None) -> bytes:
     buf = io.BytesIO()
     im.save(buf, format="PNG")
     return buf.getvalue()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager

@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from gmcml_tf.data.decoder import META_KEYS, PNG_KEYS, decode_batch, is_close, parse_batch
 from gmcml_tf.data.parser import preprocess
-from gmcml_tf.data.samplers import SET_SIZE, RecordIndex, sample_set
+from gmcml_tf.data.samplers import RecordIndex, sample_set
 from gmcml_tf.data.shards import DataError, check_shards, list_shards, read_manifest
 
 AUTOTUNE = tf.data.AUTOTUNE

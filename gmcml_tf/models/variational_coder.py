@@ -163,7 +163,6 @@ class VariationalCoder(keras.Model):
         # Mirror the encoder: up-step i restores the size the encoder had before its
         # conv i, so widths run filters[-2], ..., filters[0], then 3 output channels.
         out_filters = list(reversed(filters[:-1])) + [3]
-        steps = len(filters)
         for i, f in enumerate(out_filters):
             x = upsample_block(x, f, i, hs, ws)
         # Sigmoid, not the authors' BN+ReLU: M is a colour image in [0, 1], and ReLU

@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 (bind to 0, read it back)."""
     import socket
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -88,7 +89,7 @@ def bench_serve(model: str | None = None, size: int = 112, requests: int = 200) 
         meta = read_metadata(base / str(versions[-1]))
         model_mb = sum(p.stat().st_size for p in (base / str(versions[-1])).rglob("*")
                        if p.is_file()) / 2 ** 20
-        port = _free_port()
+        port = free_port()
         proc = subprocess.Popen([sys.executable, "-m", "gmcml_tf.cli", "serve", "--model", str(base),
                                  "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
