@@ -225,7 +225,7 @@ def _fit(cfg, workdir, data_dir, dataset_fn, show_progress):
             at = (resumed["stage"], resumed["epoch"])
             history["epochs"] = [e for e in history["epochs"] if (e["stage_index"], e["epoch"]) <= at]
             history["eval"] = [e for e in history["eval"] if e["stage_index"] < at[0]]
-        if show_progress and worker.is_chief:
+        if worker.is_chief:  # even with --no-progress: a user must know it did not start afresh
             print(f"resuming {workdir} at stage {resumed['stage']} epoch {resumed['epoch']} "
                   f"(step {resumed['step']})")
     distribute.check_same_start(strategy, int(optimizer.iterations.numpy()))

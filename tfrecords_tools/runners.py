@@ -6,13 +6,17 @@ Workers are spawned (not forked) processes, each with its own EGL context.
 """
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import json
 import multiprocessing as mp
 import os
 import platform
 import queue
+import signal
 import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from tfrecords_tools import writer
@@ -59,15 +63,31 @@ def _check_out_dir(out: Path, cfg: RenderConfig) -> None:
         writer.write_json_atomic(stamp, identity(cfg))
 
 
+class WorkerDied(RuntimeError):
+    """A render worker process ended abruptly (killed, out of memory, a crash in the GL driver)."""
+
+
 _WORKER = _PROGRESS = _INIT_ERROR = None
 
 
-def _init_worker(cfg: RenderConfig, progress_q) -> None:
+def die_with_parent(parent_pid: int) -> None:
+    """Linux: SIGKILL this process when its parent dies, so a `kill -9` of the render leaves
+    no orphan still writing shards beside the re-run (which would then race it)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: orphans finish their shard and exit
+        return
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _init_worker(cfg: RenderConfig, progress_q, parent_pid: int) -> None:
     global _WORKER, _PROGRESS, _INIT_ERROR
+    die_with_parent(parent_pid)
     from tfrecords_tools.worker import ViewRenderer
     try:
         _WORKER, _PROGRESS = ViewRenderer(cfg), progress_q
-    except Exception as e:  # a failing initializer makes Pool respawn workers forever
+    except Exception as e:  # reported with the first task, as one clear error
         _INIT_ERROR = e
 
 
@@ -124,6 +144,14 @@ def write_manifest(out: Path, shard_names: list[str], header: dict) -> dict:
     return manifest
 
 
+def _drain(q, bar) -> None:
+    while True:
+        try:
+            bar.update(q.get_nowait())
+        except queue.Empty:
+            return
+
+
 def render(cfg: RenderConfig, show_progress: bool = True) -> dict:
     """Render everything `cfg` asks for into cfg.out; returns the manifest."""
     from tqdm import tqdm
@@ -139,20 +167,26 @@ def render(cfg: RenderConfig, show_progress: bool = True) -> dict:
         # Always spawned processes, even for one worker: forking a process that holds a GL
         # context is unsafe, and Mesa's llvmpipe crashes in a process that has imported
         # TensorFlow (both bring an LLVM), as the CLI or a test session may have.
+        # A process pool that notices a dead worker (multiprocessing.Pool waits forever).
         ctx = mp.get_context("spawn")
         q = ctx.Queue()
-        with ctx.Pool(workers, initializer=_init_worker, initargs=(cfg, q)) as pool:
-            pending = [pool.apply_async(_run_task, (t, str(out))) for t in todo]
-            while pending:
-                try:
-                    bar.update(q.get(timeout=0.2))
-                except queue.Empty:
-                    pass
-                for r in [r for r in pending if r.ready()]:
-                    r.get()  # re-raises a worker's error here
-                    pending.remove(r)
-            while not q.empty():
-                bar.update(q.get())
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                                 initargs=(cfg, q, os.getpid())) as pool:
+            pending = {pool.submit(_run_task, t, str(out)) for t in todo}
+            try:
+                while pending:
+                    done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                    _drain(q, bar)
+                    for f in done:
+                        f.result()  # re-raises a worker's error here
+            except BrokenProcessPool:
+                raise WorkerDied("a render worker process died (killed, or out of memory: try fewer "
+                                 "--workers or a lower render.max_triangles); complete shards are "
+                                 "kept, re-run the same command to resume") from None
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+            _drain(q, bar)
     bar.close()
     seconds = time.perf_counter() - t0
     manifest = write_manifest(out, [t.name for t in tasks], plan.header)
