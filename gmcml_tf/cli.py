@@ -110,12 +110,15 @@ def cmd_fit(args) -> int:
     from gmcml_tf.config import load_config
     from gmcml_tf.train import fit
     flags = [f"train.{key}={json.dumps(value)}" for key, value in
-             (("data", args.data), ("seed", args.seed), ("workdir", args.workdir)) if value is not None]
+             (("data", args.data), ("seed", args.seed), ("workdir", args.workdir),
+              ("skip_corrupt", args.skip_corrupt or None)) if value is not None]
     cfg = load_config(args.config, list(args.set or []) + flags)
     s = fit(cfg, cfg.train.workdir, show_progress=not args.no_progress)
     acc = "n/a" if s["val_accuracy"] is None else f"{s['val_accuracy']:.3f}"
     print(f"done in {s['seconds']} s, {s['steps']} steps: val accuracy {acc}; model {s['model_mb']:.2f} MB "
           f"(recon {s['recon_mb']:.2f} + classifier {s['classifier_mb']:.2f}, float32)")
+    if s["skipped_shards"]:
+        print(f"  left out {s['skipped_shards']} corrupt shards (--skip-corrupt; named above)")
     print(f"  workdir {s['workdir']} (model.keras, checkpoints/, history.json)")
     print(f"  logs: {s['tensorboard']}")
     return 0
@@ -194,6 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--workdir", help="run folder (default: train.workdir); re-run to resume")
     f.add_argument("--data", help="shards folder from `gmcml-tf render` (default: train.data)")
     f.add_argument("--seed", type=int)
+    f.add_argument("--skip-corrupt", action="store_true",
+                   help="leave out corrupt or missing shards (each named, and counted) instead of stopping")
     f.add_argument("--set", action="append", metavar="KEY=VALUE", help="override any config key")
     f.add_argument("--no-progress", action="store_true")
     f.set_defaults(func=cmd_fit)

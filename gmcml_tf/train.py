@@ -22,11 +22,14 @@ WORKDIR/.worker-<i>-tmp, removed at their end).
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import json
 import math
 import os
 import platform
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -67,16 +70,25 @@ def _default_dataset_fn():
     return make_dataset
 
 
-def _steps_per_epoch(data_dir: Path, stage, batch_size: int, replicas: int = 1) -> int:
+def _steps_per_epoch(records: int | None, stage, batch_size: int, replicas: int = 1) -> int:
     if stage.steps_per_epoch:
         return stage.steps_per_epoch
-    try:
-        records = json.loads((data_dir / "manifest.json").read_text())["splits"]["train"]["records"]
-    except (OSError, KeyError, ValueError):
-        raise ConfigError(f"{data_dir}/manifest.json unreadable; set steps_per_epoch in every "
-                          "stage") from None
+    if records is None:
+        raise ConfigError("no manifest.json with record counts; set steps_per_epoch in every stage")
     per_step = batch_size * replicas * (5 if stage.triplets else 1)  # the global batch
     return max(1, records // per_step)
+
+
+def _check_data(data_dir: Path, skip_corrupt: bool, evaluate: bool, say) -> dict:
+    """Usable train records per split, checked before any work; skipped shards are said."""
+    from gmcml_tf.data.shards import open_split
+    out = {}
+    for split in ("train", "val") if evaluate else ("train",):
+        shards = open_split(data_dir, split, skip_corrupt=skip_corrupt)
+        for path, why in shards.skipped.items():
+            say(f"skipping corrupt shard {path}: {why}")
+        out[split] = {"records": shards.records, "skipped": len(shards.skipped)}
+    return out
 
 
 def _write_config(cfg: ExperimentConfig, workdir: Path) -> None:
@@ -182,16 +194,35 @@ def fit(cfg: ExperimentConfig, workdir: str | Path | None = None, show_progress:
     if not data_dir.is_dir():
         raise ConfigError(f"data folder {data_dir} does not exist; render it first "
                           "(gmcml-tf render --config ...) or pass --data DIR")
-    dataset_fn = dataset_fn or _default_dataset_fn()
+    guard, checked = contextlib.nullcontext(), None
+    if dataset_fn is None:  # our shards: checked before any work, corrupt ones named or skipped
+        from gmcml_tf.data.pipeline import corrupt_records_named
+        checked = _check_data(data_dir, cfg.train.skip_corrupt, cfg.train.evaluate,
+                              lambda line: print(f"gmcml-tf: warning: {line}", file=sys.stderr))
+        dataset_fn = functools.partial(_default_dataset_fn(), skip_corrupt=cfg.train.skip_corrupt)
+        guard = corrupt_records_named(data_dir)
     previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(cfg.train.precision)
     try:
-        return _fit(cfg, workdir, data_dir, dataset_fn, show_progress)
+        with guard:
+            summary = _fit(cfg, workdir, data_dir, dataset_fn, show_progress,
+                           _train_records(data_dir, checked))
     finally:
         keras.mixed_precision.set_global_policy(previous)
+    summary["skipped_shards"] = sum(c["skipped"] for c in (checked or {}).values())
+    return summary
 
 
-def _fit(cfg, workdir, data_dir, dataset_fn, show_progress):
+def _train_records(data_dir: Path, checked: dict | None) -> int | None:
+    if checked:
+        return checked["train"]["records"]
+    try:  # a stand-in dataset_fn (tests, the background audit): the manifest's count if any
+        return json.loads((data_dir / "manifest.json").read_text())["splits"]["train"]["records"]
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def _fit(cfg, workdir, data_dir, dataset_fn, show_progress, train_records):
     import keras
     import numpy as np
     import tensorflow as tf
@@ -257,7 +288,7 @@ def _fit(cfg, workdir, data_dir, dataset_fn, show_progress):
                 data_dir, "train", triplets=stage.triplets, background=stage.background,
                 close_only=stage.close_only, training=True,
                 **{**common, "seed": t.seed + si, "batch_size": stage.batch_size or batch}))
-            steps = _steps_per_epoch(data_dir, stage, stage.batch_size or batch, worker.replicas)
+            steps = _steps_per_epoch(train_records, stage, stage.batch_size or batch, worker.replicas)
             try:
                 with warnings.catch_warnings():  # our datasets are shuffled already
                     warnings.filterwarnings("ignore", message=".*shuffle=True.*")

@@ -138,6 +138,7 @@ class TrainConfig:
     summary_every: int = 10                # steps between TensorBoard scalars
     image_every: int = 200                 # steps between O | M | M' image grids (paper Fig. 9)
     keep_checkpoints: int = 3
+    skip_corrupt: bool = False             # leave out corrupt shards (reported) instead of stopping
     noise: NoiseConfig = dataclasses.field(default_factory=NoiseConfig)
     stages: list[StageConfig] = dataclasses.field(default_factory=paper_stages)
 

@@ -48,3 +48,40 @@ def encode_png(arr: np.ndarray, level: int = 1) -> bytes:
     header = struct.pack(">IIBBBBB", w, h, bits, _COLOUR_TYPE[channels], 0, 0, 0)
     return (_SIGNATURE + _chunk(b"IHDR", header)
             + _chunk(b"IDAT", _deflate(filtered.tobytes(), level)) + _chunk(b"IEND", b""))
+
+
+def png_problem(data: bytes) -> str | None:
+    """Why `data` is not an intact PNG (signature, chunk CRCs, IHDR, IEND, the zlib stream and
+    its size), or None. No pixels are filtered: ~0.06 ms per 128² image, for checking shards."""
+    if data[:8] != _SIGNATURE:
+        return "not a PNG (bad signature)"
+    i, idat, header = 8, [], None
+    while True:
+        if i + 12 > len(data):
+            return "truncated (no IEND chunk)"
+        (n,), tag = struct.unpack(">I", data[i:i + 4]), data[i + 4:i + 8]
+        end = i + 12 + n
+        if end > len(data):
+            return f"truncated {tag.decode('latin-1')!r} chunk"
+        if zlib.crc32(data[i + 4:i + 8 + n]) != struct.unpack(">I", data[i + 8 + n:end])[0]:
+            return f"bad CRC in {tag.decode('latin-1')!r} chunk"
+        if tag == b"IHDR":
+            header = struct.unpack(">IIBB", data[i + 8:i + 18])
+        elif tag == b"IDAT":
+            idat.append(data[i + 8:i + 8 + n])
+        elif tag == b"IEND":
+            break
+        i = end
+    if header is None or not idat:
+        return "no IHDR or IDAT chunk"
+    w, h, bits, colour = header
+    channels = {0: 1, 2: 3, 4: 2, 6: 4}.get(colour)
+    if channels is None or bits not in (8, 16):
+        return f"unexpected PNG format (colour type {colour}, {bits}-bit)"
+    try:
+        raw = isal_zlib.decompress(b"".join(idat))
+    except Exception as e:  # isal raises its own error type
+        return f"bad compressed data ({e})"
+    if len(raw) != h * (1 + w * channels * bits // 8):
+        return f"pixel data of the wrong size ({len(raw)} bytes for {w}x{h})"
+    return None

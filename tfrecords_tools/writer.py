@@ -64,10 +64,11 @@ def remove_stale_temporaries(out_dir: Path) -> int:
 def build_manifest(out_dir: Path, shard_names: list[str], header: dict) -> dict:
     """Sum the shards' sidecars into `manifest.json` (deterministic: no timings)."""
     splits: dict[str, dict] = {}
-    skipped, missing, triangles = {}, {}, {}
+    skipped, missing, triangles, records = {}, {}, {}, {}
     models = collections.defaultdict(set)
     for name in sorted(shard_names):
         meta = read_meta(out_dir, name)
+        records[name] = meta["records"]
         s = splits.setdefault(meta["split"], {"shards": 0, "records": 0,
                                               "per_category": collections.Counter()})
         s["shards"] += 1
@@ -82,7 +83,8 @@ def build_manifest(out_dir: Path, shard_names: list[str], header: dict) -> dict:
         s["per_category"] = dict(sorted(s["per_category"].items()))
         s["models"] = len(models[split])
     tri = sorted(triangles.values())
-    return {**header, "splits": splits, "shards": sorted(shard_names),
+    # shard_records lets a reader check a copy of the folder without the .meta sidecars.
+    return {**header, "splits": splits, "shards": sorted(shard_names), "shard_records": records,
             "skipped_meshes": dict(sorted(skipped.items())),
             "missing_textures": {"models": len(missing), "textures": sum(missing.values()),
                                  "per_model": dict(sorted(missing.items()))},

@@ -10,12 +10,14 @@ as PNG decoding dominates), so a seed gives the same batches on every run.
 """
 from __future__ import annotations
 
+import contextlib
+
 import tensorflow as tf
 
 from gmcml_tf.data.decoder import META_KEYS, PNG_KEYS, decode_batch, is_close, parse_batch
 from gmcml_tf.data.parser import preprocess
 from gmcml_tf.data.samplers import RecordIndex, sample_set
-from gmcml_tf.data.shards import DataError, check_shards, list_shards, read_manifest
+from gmcml_tf.data.shards import DataError, image_problems, list_shards, open_split, read_manifest
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -24,7 +26,7 @@ def make_dataset(data_dir: str, split: str, *, image_size: int, batch_size: int,
                  triplets: bool = False, background: bool = True, close_only: bool = False,
                  training: bool = True, seed: int = 0, shuffle_buffer: int = 2048,
                  cache: bool = False, repeat: bool | None = None,
-                 with_meta: bool = False) -> tf.data.Dataset:
+                 with_meta: bool = False, skip_corrupt: bool = False) -> tf.data.Dataset:
     """Batches of {"image", "mask", "alpha", "label"} (+ pose metadata with `with_meta`).
 
     image (N, S, S, 3) float32 in [0, 1] (O), mask (N, S, S, 3) float32 in [0, 1] (M),
@@ -41,6 +43,8 @@ def make_dataset(data_dir: str, split: str, *, image_size: int, batch_size: int,
       faster); the shuffle buffer then holds decoded records too.
     - with_meta (debugging, tests): adds model_id, category, mode (bytes), view_index,
       light_index (int32), azimuth, elevation (float32) per row.
+    - skip_corrupt: leave out shards that fail the checks of `shards.open_split` (the
+      default stops with a DataError naming the shard).
     """
     if int(image_size) < 16:
         raise DataError(f"image_size must be >= 16, not {image_size}")
@@ -48,9 +52,9 @@ def make_dataset(data_dir: str, split: str, *, image_size: int, batch_size: int,
         raise DataError(f"batch_size must be >= 1, not {batch_size}")
     if int(shuffle_buffer) < 1:
         raise DataError(f"shuffle_buffer must be >= 1, not {shuffle_buffer}")
-    files = list_shards(data_dir, split)
+    shards = open_split(data_dir, split, skip_corrupt=skip_corrupt)
+    files, records = shards.files, shards.records
     stored = read_manifest(data_dir).get("size")
-    records = check_shards(files)
     repeat = training if repeat is None else bool(repeat)
     seed = int(seed)
     if triplets:
@@ -137,3 +141,22 @@ def _triplet_batches(files, stored, close_only, training, repeat, seed, batch_si
 
     ds = refs.enumerate().map(sample, num_parallel_calls=AUTOTUNE, deterministic=True)
     return ds.batch(batch_size, drop_remainder=training), decode, index.size
+
+
+@contextlib.contextmanager
+def corrupt_records_named(data_dir: str, splits=("train", "val")):
+    """Turn TensorFlow's decode error for a bad image inside a record (which names no file)
+    into a DataError naming the shard and record; the search runs only after a failure."""
+    try:
+        yield
+    except (tf.errors.InvalidArgumentError, tf.errors.DataLossError):
+        for split in splits:
+            try:
+                files = list_shards(data_dir, split)
+            except DataError:
+                continue
+            for path in files:
+                if bad := image_problems(path):
+                    raise DataError(f"{path}: {bad[0]}; delete it and re-run the same gmcml-tf "
+                                    "render, or pass --skip-corrupt to leave it out") from None
+        raise

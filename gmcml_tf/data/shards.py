@@ -1,12 +1,15 @@
-"""Finding and checking the shards of a render (METHOD §1): `list_shards`, `DataError`.
+"""Finding and checking the shards of a render (METHOD §1): `open_split`, `DataError`.
 
 A render folder holds `manifest.json` and `{split}-XXXXX-of-XXXXX.tfrecord` shards
 (tfrecords_tools.writer). Every user mistake here (wrong folder, nothing rendered yet,
-a truncated copy) becomes one `DataError` line naming the folder or the shard, which
-the CLI prints as is.
+a truncated copy, a shard of another render, a manifest that does not match) becomes
+one `DataError` line naming the folder or the shard, which the CLI prints as is; with
+`skip_corrupt` the bad shards are left out instead, and reported.
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import struct
 from pathlib import Path
@@ -14,6 +17,10 @@ from pathlib import Path
 import google_crc32c
 
 from gmcml_tf.errors import DataError  # noqa: F401  (re-exported)
+from tfrecords_tools.png import png_problem
+from tfrecords_tools.schema import decode_example, read_records
+
+PNG_FEATURES = ("image/encoded", "mask/encoded", "alpha/encoded", "depth/encoded")
 
 SPLITS = ("train", "val")
 
@@ -81,9 +88,96 @@ def count_records(path: str) -> int:
     return n
 
 
-def check_shards(files: list[str]) -> int:
-    """Total records of `files` (each checked by `count_records`); DataError if all are empty."""
-    total = sum(count_records(f) for f in files)
-    if total == 0:
-        raise DataError(f"{Path(files[0]).parent}: the shards hold no records")
-    return total
+def image_problems(path: str, limit: int = 1) -> list[str]:
+    """Up to `limit` "record K: <feature>: <why>" lines for the PNGs of one shard that are not
+    intact (a render or copy gone wrong with valid record CRCs); ~4,000 records/s."""
+    found = []
+    try:
+        for k, data in enumerate(read_records(path)):
+            try:
+                example = decode_example(data)
+            except Exception:  # a garbled protobuf: any parse error means the same here
+                found.append(f"record {k}: not a tf.train.Example")
+            else:
+                for key in PNG_FEATURES:
+                    why = png_problem(example.get(key, b""))
+                    if why:
+                        found.append(f"record {k}: {key}: {why}")
+                        break
+            if len(found) >= limit:
+                break
+    except ValueError as e:
+        found.append(str(e).split(": ", 1)[-1])
+    return found
+
+
+@dataclasses.dataclass(frozen=True)
+class ShardSet:
+    """The usable shards of one split: paths, their record total, and what was left out."""
+    files: list[str]
+    records: int
+    skipped: dict[str, str]  # shard path -> why it was left out (only with skip_corrupt)
+
+
+def open_split(data_dir: str | Path, split: str, *, skip_corrupt: bool = False) -> ShardSet:
+    """The checked shards of `split`: every record frame and CRC, each shard's record count
+    against the manifest, shards the manifest lists but are missing, shards it does not list.
+
+    Any problem is a DataError naming the shard, unless `skip_corrupt`: then the problem
+    shards are left out (and the PNGs of the others checked too, so a bad image cannot stop
+    training later) and listed in `skipped`; DataError only if nothing usable is left.
+    """
+    check_split(split)
+    d = Path(data_dir)
+    key = tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns)
+                for p in sorted(d.glob(f"{split}-*-of-*.tfrecord")))
+    return _open_split(str(d), split, skip_corrupt, key)
+
+
+@functools.lru_cache(maxsize=16)  # fit opens each split once per stage; the files key the cache
+def _open_split(data_dir: str, split: str, skip_corrupt: bool, _files_key) -> ShardSet:
+    manifest, d = read_manifest(data_dir), Path(data_dir)
+    present = {p.name for p in d.glob(f"{split}-*-of-*.tfrecord")}
+    listed = {n for n in manifest.get("shards", present) if n.startswith(f"{split}-")}
+    expected = manifest.get("shard_records", {})
+    problems: dict[str, str] = {}
+    for name in sorted(listed - present):
+        problems[name] = "missing (listed in manifest.json)"
+    for name in sorted(present - listed):
+        problems[name] = "not listed in manifest.json (a shard of another render?)"
+    records = {}
+    for name in sorted(present & listed):
+        path = str(d / name)
+        try:
+            n = count_records(path)
+        except DataError as e:
+            problems[name] = str(e).split(": ", 1)[1]
+            continue
+        want = expected.get(name, _sidecar_records(d, name))
+        if want is not None and n != want:
+            problems[name] = f"holds {n} records, manifest.json says {want}"
+        elif skip_corrupt and (bad := image_problems(path)):
+            problems[name] = f"corrupt image ({bad[0]})"
+        else:
+            records[name] = n
+    if problems and not skip_corrupt:
+        name, why = next(iter(sorted(problems.items())))
+        more = f" (and {len(problems) - 1} more shards)" if len(problems) > 1 else ""
+        raise DataError(f"{d / name}: {why}{more}; delete it and re-run the same gmcml-tf render "
+                        "(it renders only missing shards), or pass --skip-corrupt to leave it out")
+    if not records:
+        if problems:
+            raise DataError(f"{d}: no usable {split!r} shards ({len(problems)} corrupt or missing)")
+        raise DataError(f"{d}: no {split!r} shards (run gmcml-tf render first)")
+    if sum(records.values()) == 0:
+        raise DataError(f"{d}: the {split!r} shards hold no records")
+    return ShardSet([str(d / n) for n in sorted(records)], sum(records.values()),
+                    {str(d / n): why for n, why in sorted(problems.items())})
+
+
+def _sidecar_records(d: Path, name: str) -> int | None:
+    """The shard's record count from its render sidecar, for manifests older than shard_records."""
+    try:
+        return json.loads((d / ".meta" / f"{name}.json").read_text())["records"]
+    except (OSError, ValueError, KeyError):
+        return None
