@@ -29,7 +29,10 @@ def _qualify(override: str, sections: list[str]) -> str:
     """Prefix a section to `key=value` when the key omits it: render keys first (the
     historical default, so `seed=1` stays `render.seed`), then train, then model keys;
     a typo goes to the section of the closest key, whose error names it."""
-    head = override.split("=", 1)[0].split(".")[0]
+    key, eq, _ = override.partition("=")
+    if not eq or not key.strip():   # checked here, so the message shows what the user typed
+        raise ConfigError(f"--set {override!r}: expected key=value")
+    head = key.split(".")[0]
     if head in sections:
         return override
     owners = {}

@@ -46,7 +46,7 @@ from tfrecords_tools import writer
 from tfrecords_tools.configlib import ConfigError
 from tfrecords_tools.plan import ShardTask, make_shards
 from tfrecords_tools.render_config import RenderConfig
-from tfrecords_tools.runners import plan_render, write_manifest
+from tfrecords_tools.runners import discard_if_empty, plan_render, write_manifest
 
 _DIRECT = ("DirectRunner", "SwitchingDirectRunner", "FnApiRunner")
 
@@ -79,12 +79,12 @@ class RenderShardFn(beam.DoFn):
     def process(self, name: str):
         out = Path(self.cfg.out)
         if writer.is_complete(out, name):  # a retried bundle, or another run, finished it
-            yield writer.read_meta(out, name)
+            yield name
             return
         meta = self.worker.render_shard(self.tasks[name], out)
         self.views.inc(meta["records"])
         self.shards.inc()
-        yield meta
+        yield name  # not the metadata: Beam's coder refuses the non-UTF-8 paths it may name
 
     def teardown(self):
         worker = getattr(self, "worker", None)
@@ -139,6 +139,7 @@ def _runner(options: PipelineOptions):
 
 def render_beam(cfg: RenderConfig, beam_options: list[str] = (), show_progress: bool = True) -> dict:
     """Render everything `cfg` asks for into cfg.out on Beam; returns the manifest (as runners.render)."""
+    existed = Path(cfg.out).exists()
     plan = plan_render(cfg)  # the header (manifest) keeps cfg.out as given, like the local runner
     out = Path(cfg.out).absolute()
     worker_cfg = dataclasses.replace(cfg, out=str(out))  # workers may run in another directory
@@ -158,6 +159,7 @@ def render_beam(cfg: RenderConfig, beam_options: list[str] = (), show_progress: 
                    | "Render" >> beam.ParDo(RenderShardFn(worker_cfg, plan_digest(plan.tasks)))
                    | "AllDone" >> beam.combiners.Count.Globally()
                    | "Manifest" >> beam.Map(_write_manifest_step, str(out), names, plan.header))
+        discard_if_empty(out, names, plan.header, cfg.meshes, existed)
         manifest = json.loads((out / "manifest.json").read_text())  # written by the last step
     else:
         manifest = write_manifest(out, names, plan.header)

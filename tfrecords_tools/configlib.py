@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from pathlib import Path
@@ -52,13 +53,15 @@ def _coerce(value, tp, key: str):
         if not isinstance(value, dict):
             raise ConfigError(f"{key}: expected a mapping, got {value!r}")
         return {str(k): _coerce(v, args[1], f"{key}.{k}") for k, v in value.items()}
-    if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
     if tp is float and isinstance(value, str):  # YAML 1.1 reads `1e-3` (no dot) as a string
         try:
-            return float(value)
+            value = float(value)
         except ValueError:
             pass
+    if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not math.isfinite(value):    # NaN passes every range check, inf most of them
+            raise ConfigError(f"{key}: expected a finite number, got {value!r}")
+        return float(value)
     if tp is int and isinstance(value, int) and not isinstance(value, bool):
         return value
     if tp in (str, bool) and isinstance(value, tp):
@@ -92,9 +95,9 @@ def to_dict(obj) -> dict:
 def apply_overrides(data: dict, overrides: list[str]) -> dict:
     """Apply `a.b.c=value` strings (values parsed as YAML) to a nested dict, in place."""
     for item in overrides or []:
-        if "=" not in item:
+        key, eq, raw = item.partition("=")
+        if not eq or not all(p.strip() for p in key.split(".")):
             raise ConfigError(f"--set {item!r}: expected key=value")
-        key, raw = item.split("=", 1)
         try:
             value = yaml.safe_load(raw)
         except yaml.YAMLError:
@@ -109,26 +112,46 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
     return data
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} given twice", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def read_yaml(path: str | Path) -> dict:
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"config file {path} is a directory")
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
     try:
-        data = yaml.safe_load(path.read_text())
+        raw = path.read_bytes()
+        data = yaml.load(raw.decode("utf-8"), Loader=_UniqueKeyLoader)
+    except OSError as e:
+        raise ConfigError(f"config file {path}: cannot read ({e.strerror or e})") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start})") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
         raise ConfigError(f"{path}{where}: not valid YAML ({getattr(e, 'problem', e)})") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not a text file") from None
-    if data is None:
-        return {}
+    if data is None:   # a truncated copy or the wrong file, more often than a wish for defaults
+        raise ConfigError(f"{path}: empty config file (expected sections render:, model:, train:)")
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of sections at the top level")
+        raise ConfigError(f"{path}: expected a mapping of sections at the top level, "
+                          f"got a {type(data).__name__}")
     return data
 
 
 def check_range(key: str, value, lo=None, hi=None) -> None:
-    if lo is not None and value < lo or hi is not None and value > hi:
+    if value != value or lo is not None and value < lo or hi is not None and value > hi:  # NaN too
         bounds = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
         raise ConfigError(f"{key}: {value!r} must be {bounds}")

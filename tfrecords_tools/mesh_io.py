@@ -28,6 +28,11 @@ UP_AXES = ("x", "y", "z", "-x", "-y", "-z")
 MAX_TEXTURE_SIZE = 1024        # px; larger textures cost upload time, not accuracy at our view sizes
 DEFAULT_COLOR = Primitive.__dataclass_fields__["color"].default
 _KEEP_SMALL = 64               # primitives this small are not decimated (a decal would vanish)
+# Loading and decimating costs ~3 s and ~0.7 GB per million triangles in each worker
+# (10M: 30 s and 5 GB), so larger files are refused from their header or a streaming
+# count, before any array is built. Real models (ShapeNet, Sketchfab) are far below.
+MAX_LOAD_TRIANGLES = 2_000_000
+MAX_FILE_BYTES = 1 << 30
 
 
 class MeshError(Exception):
@@ -114,6 +119,8 @@ def decimate(prims: list[Primitive], max_triangles: int) -> list[Primitive]:
         if p.triangles > floor and target < p.triangles:
             try:
                 p = _simplify(p, target)
+            except MemoryError:
+                raise
             except Exception:   # an odd part stays as it is; the note shows the total
                 pass
         if p.triangles:
@@ -339,7 +346,7 @@ def find_asset(name: str, folder: str, root: str) -> str | None:
     return None
 
 
-def _resolver(path: str, root: str):
+def _resolver(path: str, root: str, aliases: dict[str, str] | None = None):
     """A trimesh resolver that reads anywhere under `root` (ShapeNet v2's MTL says
     `../images/x.jpg`, which trimesh's default resolver refuses), but not outside it,
     and that finds what `find_asset` finds."""
@@ -347,7 +354,7 @@ def _resolver(path: str, root: str):
 
     class Lenient(FilePathResolver):
         def get(self, name: str):
-            found = find_asset(name, self.parent, root)
+            found = find_asset((aliases or {}).get(name, name), self.parent, root)
             if found is None:
                 raise FileNotFoundError(name)
             with open(found, "rb") as f:
@@ -356,7 +363,29 @@ def _resolver(path: str, root: str):
         def namespaced(self, namespace: str):
             return Lenient(os.path.join(self.parent, namespace))
 
-    return Lenient(os.path.abspath(path))
+    resolver = Lenient(os.path.abspath(path))
+    # trimesh names geometry after the file and hashes the names as UTF-8: a Latin-1
+    # file name (surrogate escapes) would fail there. Assets are found via `parent`.
+    resolver.file_name, resolver.file_path = printable(resolver.file_name), printable(resolver.file_path)
+    return resolver
+
+
+def _mtllib_alias(path: str, raw: bytes | None) -> dict[str, str]:
+    """trimesh decodes a non-UTF-8 OBJ with a guessed codec (say cp1252), then asks for
+    the MTL by that name, which is not the file's: map it back to the bytes on disk."""
+    if raw is None or raw.isascii():
+        return {}
+    with contextlib.suppress(UnicodeDecodeError):
+        raw.decode("utf-8")
+        return {}
+    from trimesh.util import decode_text
+    with open(path, "rb") as f:
+        text = decode_text(f.read())
+    at = text.find("mtllib")      # exactly as trimesh.exchange.obj finds it
+    if at < 0:
+        return {}
+    end = text.find("\n", at)
+    return {text[at + 6:end if end >= 0 else None].strip(): raw.decode("utf-8", "surrogateescape")}
 
 
 def _material_of(geom):
@@ -374,6 +403,8 @@ def load_file(path: str, *, model_id: str, category: str, root: str | None = Non
         raise
     except MemoryError:
         raise MeshError("out of memory while loading", path) from None
+    except Exception as e:   # a file no parser anticipated: skip this model, not the whole render
+        raise MeshError(f"cannot load ({type(e).__name__}: {e})", path) from None
 
 
 def _read(path: str, model_id: str, category: str, root: str | None) -> MeshAsset:
@@ -384,19 +415,29 @@ def _read(path: str, model_id: str, category: str, root: str | None) -> MeshAsse
         raise MeshError(f"unsupported file type {ext!r}", path)
     try:
         size = os.path.getsize(path)
+        if size == 0:
+            raise MeshError("empty file", path)
+        if size > MAX_FILE_BYTES:
+            raise MeshError(f"file too large ({size >> 20} MB; at most {MAX_FILE_BYTES >> 20} MB "
+                            "are loaded)", path)
+        scan = _scan(path, ext, size)
     except OSError as e:
         raise MeshError(f"cannot read file: {e.strerror or e}", path) from None
-    if size == 0:
-        raise MeshError("empty file", path)
+    if scan.triangles > MAX_LOAD_TRIANGLES or scan.vertices > 3 * MAX_LOAD_TRIANGLES:
+        what = (f"{scan.triangles} triangles" if scan.triangles > MAX_LOAD_TRIANGLES
+                else f"{scan.vertices} vertices")
+        raise MeshError(f"too large to load: {what} (at most {MAX_LOAD_TRIANGLES} triangles; "
+                        "decimate it first)", path)
     root = root or os.path.dirname(os.path.abspath(path))
     notes: list[str] = []
     missing = 0
-    mtl = _ObjMaterials(path, root) if ext == ".obj" else None
-    expected_gltf = _gltf_textured_materials(path) if ext in (".glb", ".gltf") else None
+    mtl = _ObjMaterials(path, root, scan.mtllib) if ext == ".obj" else None
+    expected_gltf = _gltf_textured_materials(scan.gltf) if scan.gltf is not None else None
     with _quiet():
         try:
             with open(path, "rb") as f:
-                scene = trimesh.load(f, file_type=ext[1:], resolver=_resolver(path, root),
+                resolver = _resolver(path, root, _mtllib_alias(path, scan.mtllib))
+                scene = trimesh.load(f, file_type=ext[1:], resolver=resolver,
                                      force="scene", process=False)
         except MeshError:
             raise
@@ -591,40 +632,42 @@ class _ObjMaterials:
     without `Kd`, so the MTL is parsed here too and trimesh's result checked against it.
     """
 
-    def __init__(self, path: str, root: str):
+    def __init__(self, path: str, root: str, mtllib: bytes | None):
         self.dir = os.path.dirname(os.path.abspath(path))
         self.root = root
         self.mtl_name: str | None = None
-        self.mtl_missing = False
+        self.mtl_missing = ""                   # why the MTL cannot be used, if it cannot
         self.materials: dict[str, dict] = {}
         self.lost: dict[str, str] = {}          # texture file -> why
         self._images: dict[str, object] = {}    # texture file -> PIL image
-        with open(path, "rb") as f:
-            m = re.search(rb"^[ \t]*mtllib[ \t]+(.+?)[ \t]*\r?$", f.read(), re.M)
-        if m is None:
+        if mtllib is None:
             return
-        # trimesh reads only the first `mtllib` statement; do the same so names agree
-        self.mtl_name = m.group(1).decode("utf-8", "surrogateescape")
+        self.mtl_name = mtllib.decode("utf-8", "surrogateescape")
         mtl_path = self._find(self.mtl_name)
         if mtl_path is None:
-            self.mtl_missing = True
+            self.mtl_missing = "not found"
             return
         current = None
-        with open(mtl_path, "rb") as f:
-            for raw in f.read().decode("utf-8", "surrogateescape").splitlines():
-                parts = raw.strip().split(None, 1)
-                if len(parts) < 2:
-                    continue
-                key, rest = parts[0].lower(), parts[1].strip()
-                if key == "newmtl":
-                    current = self.materials.setdefault(" ".join(rest.split()), {})
-                elif current is not None and key == "map_kd":
-                    current["map_kd"] = _map_file(rest)
-                elif current is not None and key == "d":
-                    with contextlib.suppress(ValueError):
-                        current["d"] = float(rest.split()[-1])
-                elif current is not None and key == "kd":
-                    current["kd"] = True
+        try:
+            with open(mtl_path, "rb") as f:
+                text = f.read().decode("utf-8", "surrogateescape")
+        except OSError as e:
+            self.mtl_missing = f"unreadable ({e.strerror or e})"
+            return
+        for raw in text.splitlines():
+            parts = raw.strip().split(None, 1)
+            if len(parts) < 2:
+                continue
+            key, rest = parts[0].lower(), parts[1].strip()
+            if key == "newmtl":
+                current = self.materials.setdefault(" ".join(rest.split()), {})
+            elif current is not None and key == "map_kd":
+                current["map_kd"] = _map_file(rest)
+            elif current is not None and key == "d":
+                with contextlib.suppress(ValueError):
+                    current["d"] = float(rest.split()[-1])
+            elif current is not None and key == "kd":
+                current["kd"] = True
 
     def _find(self, name: str) -> str | None:
         return find_asset(name, self.dir, self.root)
@@ -666,25 +709,17 @@ class _ObjMaterials:
 
     def report(self, notes: list[str]) -> int:
         if self.mtl_missing:
-            notes.append(f"material file {printable(self.mtl_name)!r} not found: using a default colour")
+            notes.append(f"material file {printable(self.mtl_name)!r} {self.mtl_missing}: "
+                         "using a default colour")
             return 1
         for texfile, why in sorted(self.lost.items()):
             notes.append(f"texture {printable(texfile)!r} {why}: using the material colour")
         return len(self.lost)
 
 
-def _gltf_textured_materials(path: str) -> int | None:
+def _gltf_textured_materials(header: dict) -> int | None:
     """How many materials used by mesh primitives have a base colour texture."""
     try:
-        with open(path, "rb") as f:
-            if path.lower().endswith(".glb"):
-                magic, _, _ = struct.unpack("<4sII", f.read(12))
-                length, kind = struct.unpack("<I4s", f.read(8))
-                if magic != b"glTF" or kind != b"JSON":
-                    return None
-                header = json.loads(f.read(length))
-            else:
-                header = json.load(f)
         materials = header.get("materials", [])
         used = {p["material"] for m in header.get("meshes", []) for p in m.get("primitives", [])
                 if "material" in p}
@@ -697,3 +732,93 @@ def _gltf_textured_materials(path: str) -> int | None:
         return count
     except Exception:
         return None      # trimesh will say what is wrong with the file
+
+
+# ------------------------------------------------- size, before anything is parsed
+@dataclasses.dataclass
+class _Scan:
+    triangles: int = 0            # at least this many (polygons may add more)
+    vertices: int = 0
+    mtllib: bytes | None = None   # OBJ: the first `mtllib` (trimesh reads only that one)
+    gltf: dict | None = None      # glTF: the JSON header
+
+
+_FACE_LINE = {".obj": b"f", ".stl": b"endfacet"}
+_MTLLIB = re.compile(rb"^[ \t]*mtllib[ \t]+(.+?)[ \t]*\r?$", re.M)
+
+
+def _scan(path: str, ext: str, size: int) -> _Scan:
+    """Counts from a header (PLY, OFF, binary STL, glTF) or one streaming pass (OBJ,
+    ASCII STL): cheap, and enough to refuse a file that would not fit in memory."""
+    if ext in (".obj", ".stl"):
+        with open(path, "rb") as f:
+            head = f.read(84)
+            if ext == ".stl" and size >= 84 and 84 + 50 * struct.unpack("<I", head[80:84])[0] == size:
+                return _Scan(struct.unpack("<I", head[80:84])[0])       # binary STL
+            f.seek(0)
+            return _scan_lines(f, ext)
+    if ext in (".glb", ".gltf"):
+        return _gltf_scan(path)
+    with open(path, "rb") as f:
+        head = f.read(1 << 16)
+    if ext == ".ply":
+        head = head.split(b"end_header", 1)[0]
+        counts = {k: int(v) for k, v in re.findall(rb"^element[ \t]+(\w+)[ \t]+(\d+)", head, re.M)}
+        return _Scan(counts.get(b"face", 0), counts.get(b"vertex", 0))
+    tokens = b" ".join(ln.split(b"#")[0] for ln in head.splitlines()[:50]).split()
+    if tokens[:1] and tokens[0].endswith(b"OFF") and all(t.isdigit() for t in tokens[1:3]) and len(tokens) > 2:
+        return _Scan(int(tokens[2]), int(tokens[1]))
+    return _Scan()
+
+
+def _scan_lines(f, ext: str) -> _Scan:
+    out, tail = _Scan(), b""
+    while True:
+        block = f.read(1 << 24)
+        data = tail + block
+        if block:          # whole lines only; the rest goes with the next block
+            cut = data.rfind(b"\n") + 1
+            data, tail = data[:cut], data[cut:]
+        out.triangles += _count_lines(data, _FACE_LINE[ext])
+        if ext == ".obj":
+            out.vertices += _count_lines(data, b"v")
+            if out.mtllib is None and (m := _MTLLIB.search(data)):
+                out.mtllib = m.group(1)
+        if not block:
+            return out
+
+
+def _count_lines(data: bytes, word: bytes) -> int:
+    """Lines of `data` (whole lines) starting with `word` and a blank or a newline. Plain
+    byte counts: 10M lines in a second, no allocation; indented lines are missed (rare)."""
+    stl = word == b"endfacet"
+    return sum(data.count(b"\n" + word + sep) + data.startswith(word + sep)
+               for sep in ((b"\n", b"\r", b" ") if stl else (b" ", b"\t")))
+
+
+def _gltf_scan(path: str) -> _Scan:
+    try:
+        with open(path, "rb") as f:
+            if path.lower().endswith(".glb"):
+                magic, _, _ = struct.unpack("<4sII", f.read(12))
+                length, kind = struct.unpack("<I4s", f.read(8))
+                if magic != b"glTF" or kind != b"JSON":
+                    return _Scan()
+                header = json.loads(f.read(length))
+            else:
+                header = json.load(f)
+    except (ValueError, struct.error):
+        return _Scan()     # trimesh will say what is wrong with the file
+    out = _Scan(gltf=header if isinstance(header, dict) else None)
+    try:    # every node that instances a mesh draws all of it
+        acc, meshes = header.get("accessors", []), header.get("meshes", [])
+        users = [n["mesh"] for n in header.get("nodes", []) if "mesh" in n] or range(len(meshes))
+        for m in users:
+            for p in meshes[m].get("primitives", []):
+                n = acc[p["attributes"]["POSITION"]]["count"]
+                idx = acc[p["indices"]]["count"] if "indices" in p else n
+                out.vertices += n
+                out.triangles += {4: idx // 3, 5: idx - 2, 6: idx - 2}.get(p.get("mode", 4), 0)
+    except Exception:
+        pass
+    return out

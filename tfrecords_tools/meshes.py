@@ -28,7 +28,7 @@ from .asset import MeshAsset
 from .mesh_io import MESH_EXTENSIONS, UP_AXES, MeshError, finish, load_file, printable
 
 __all__ = ["MeshError", "SourceError", "ModelRef", "MeshSource", "FolderSource",
-           "ShapeNetSource", "ProceduralSource", "open_source", "MESH_EXTENSIONS"]
+           "ShapeNetSource", "ProceduralSource", "open_source", "nothing_loaded", "MESH_EXTENSIONS"]
 
 
 class SourceError(Exception):
@@ -276,6 +276,15 @@ class ProceduralSource(MeshSource):
         except MeshError as e:
             e.path = ref.path
             raise
+
+
+def nothing_loaded(spec: str, skipped: dict[str, dict]) -> SourceError:
+    """The error for a render in which no model could be loaded (`skipped`: the
+    manifest's "category/model_id" -> {"reason": ...}): one line, the first reasons."""
+    first = "; ".join(f"{k}: {v['reason']}" for k, v in list(skipped.items())[:3])
+    more = f"; {len(skipped) - 3} more" if len(skipped) > 3 else ""
+    return SourceError(f"none of the {len(skipped)} models in {_show(spec)} could be loaded "
+                       f"({first}{more})")
 
 
 def open_source(spec: str, *, up_axis: str | None = None, max_triangles: int | None = None,

@@ -13,6 +13,7 @@ import multiprocessing as mp
 import os
 import platform
 import queue
+import shutil
 import signal
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -22,7 +23,7 @@ from pathlib import Path
 from tfrecords_tools import writer
 from tfrecords_tools.compose import BackgroundPool
 from tfrecords_tools.configlib import ConfigError
-from tfrecords_tools.meshes import open_source
+from tfrecords_tools.meshes import nothing_loaded, open_source
 from tfrecords_tools.plan import ShardTask, make_shards
 from tfrecords_tools.render_config import RenderConfig
 
@@ -136,6 +137,25 @@ def plan_render(cfg: RenderConfig) -> Plan:
     return Plan(tasks, todo, manifest_header(cfg, len(models), len(backgrounds)))
 
 
+def discard_if_empty(out: Path, shard_names: list[str], header: dict, spec: str, existed: bool) -> None:
+    """A render in which no model loaded fails (SourceError) and leaves nothing behind:
+    no empty shards, no stamp, and no --out folder if it did not exist before."""
+    summary = writer.build_manifest(out, shard_names, header)
+    if any(s["records"] for s in summary["splits"].values()) or not summary["skipped_meshes"]:
+        return
+    if not existed:
+        shutil.rmtree(out, ignore_errors=True)
+    else:
+        for name in shard_names:
+            (out / name).unlink(missing_ok=True)
+            (out / writer.META_DIR / f"{name}.json").unlink(missing_ok=True)
+        for name in ("render_config.json", "manifest.json"):  # Beam writes the manifest first
+            (out / name).unlink(missing_ok=True)
+        if (out / writer.META_DIR).is_dir() and not any((out / writer.META_DIR).iterdir()):
+            (out / writer.META_DIR).rmdir()
+    raise nothing_loaded(spec, summary["skipped_meshes"])
+
+
 def write_manifest(out: Path, shard_names: list[str], header: dict) -> dict:
     """Sum the shards' sidecars into out/manifest.json (the same for every runner); returns it."""
     manifest = writer.build_manifest(Path(out), list(shard_names), header)
@@ -156,6 +176,7 @@ def render(cfg: RenderConfig, show_progress: bool = True) -> dict:
     """Render everything `cfg` asks for into cfg.out; returns the manifest."""
     from tqdm import tqdm
     out = Path(cfg.out)
+    existed = out.exists()
     plan = plan_render(cfg)
     tasks, todo = plan.tasks, plan.todo
     total_views = plan.todo_views
@@ -189,6 +210,7 @@ def render(cfg: RenderConfig, show_progress: bool = True) -> dict:
             _drain(q, bar)
     bar.close()
     seconds = time.perf_counter() - t0
+    discard_if_empty(out, [t.name for t in tasks], plan.header, cfg.meshes, existed)
     manifest = write_manifest(out, [t.name for t in tasks], plan.header)
     manifest["_run"] = {"rendered_views": total_views, "seconds": round(seconds, 2),
                         "views_per_s": round(total_views / seconds, 1) if total_views else 0.0,
