@@ -239,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     from tfrecords_tools.configlib import ConfigError
     from tfrecords_tools.meshes import MeshError, SourceError
     from tfrecords_tools.runners import WorkerDied
+    from tfrecords_tools.writer import WriteError
     from tfrecords_tools.stats import DataError
     from gmcml_tf.errors import DataError as InputError
     from gmcml_tf.errors import TrainingError
@@ -247,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (ConfigError, SourceError, MeshError, BackgroundError, DataError, InputError,
-            TrainingError, WorkerDied, FileNotFoundError, *cli_serving.errors(), *cli_eval.errors()) as e:
+            TrainingError, WorkerDied, WriteError, FileNotFoundError, *cli_serving.errors(), *cli_eval.errors()) as e:
         print(f"gmcml-tf: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

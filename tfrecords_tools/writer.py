@@ -18,18 +18,31 @@ from tfrecords_tools.schema import frame_record
 META_DIR = ".meta"
 
 
+class WriteError(Exception):
+    """An output file could not be written (disk full, quota, read-only, file size limit)."""
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """`data` under `path`, all or nothing: a temporary file, fsync'ed, then renamed.
+
+    An OSError (ENOSPC above all) removes the temporary file and becomes a WriteError
+    naming the file; what was complete before stays as it was.
+    """
+    path, tmp = Path(path), None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as e:
+        if tmp:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise WriteError(f"{path}: cannot write ({e.strerror or e}); complete files are kept, "
+                             "free space and re-run the same command to resume") from None
         raise
 
 
