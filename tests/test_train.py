@@ -84,7 +84,12 @@ def test_nan_guard_names_step_and_term_and_keeps_the_last_checkpoint(tmp_path):
 
     with pytest.raises(TrainingError, match=r"step 3 \(stage 'bad'\): loss/(enc|gen|softmax|total) is nan"):
         fit(cfg, tmp_path / "run", show_progress=False, dataset_fn=poisoned)
-    assert tf.train.latest_checkpoint(str(tmp_path / "run" / "checkpoints")).endswith("ckpt-2")
+    latest = tf.train.latest_checkpoint(str(tmp_path / "run" / "checkpoints"))
+    assert latest.endswith("ckpt-2")
+    reader = tf.train.load_checkpoint(latest)  # the good checkpoint holds no NaN anywhere
+    values = [reader.get_tensor(k) for k in reader.get_variable_to_shape_map() if "VARIABLE_VALUE" in k]
+    assert len(values) > 50 and all(np.isfinite(np.asarray(v, np.float64)).all() for v in values
+                                    if np.asarray(v).dtype.kind == "f")
 
 
 def _cli(*args):
