@@ -204,13 +204,28 @@ def fit(cfg: ExperimentConfig, workdir: str | Path | None = None, show_progress:
     previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(cfg.train.precision)
     try:
-        with guard:
+        with guard, _op_determinism(cfg.train.deterministic):
             summary = _fit(cfg, workdir, data_dir, dataset_fn, show_progress,
                            _train_records(data_dir, checked))
     finally:
         keras.mixed_precision.set_global_policy(previous)
     summary["skipped_shards"] = sum(c["skipped"] for c in (checked or {}).values())
     return summary
+
+
+@contextlib.contextmanager
+def _op_determinism(on: bool):
+    """train.deterministic: deterministic kernels for this fit only (on GPU, cuDNN and cuBLAS
+    otherwise pick fast non-deterministic ones); the process-wide switch is put back after."""
+    from tensorflow.python.framework import config as tf_config  # disable_* is not public
+    was = tf_config.is_op_determinism_enabled()
+    if on:
+        tf_config.enable_op_determinism()
+    try:
+        yield
+    finally:
+        if on and not was:
+            tf_config.disable_op_determinism()
 
 
 def _train_records(data_dir: Path, checked: dict | None) -> int | None:

@@ -132,6 +132,7 @@ class TrainConfig:
     precision: str = "float32"             # float32 | mixed_bfloat16 | mixed_float16
     strategy: str = "default"              # default | mirrored | multi_worker
     seed: int = 0
+    deterministic: bool = False            # GPU: deterministic kernels (slower); CPU runs are anyway
     shuffle_buffer: int = 2048
     cache: bool = False
     evaluate: bool = True                  # softmax accuracy on `val` after each stage
