@@ -25,7 +25,9 @@ def cmd_evaluate(args) -> int:
         if v["n"]:
             print(f"  {cat:12s} n={v['n']:4d}  accuracy {v['accuracy']:.3f}")
     if r["skipped"]:
-        print(f"  skipped {len(r['skipped'])} unreadable photos (listed in the JSON)")
+        print(f"  skipped {len(r['skipped'])} unreadable photos (all listed in the JSON):")
+        for path, why in list(r["skipped"].items())[:5]:
+            print(f"    {path}: {why}")
     if r["unmapped_folders"]:
         print(f"  ignored folders that map to no category: {', '.join(r['unmapped_folders'])} "
               "(map one with --alias NAME=CATEGORY)")

@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from gmcml_tf.preprocess import decode_image, fit_to_square
-from gmcml_tf.real_photos import PhotoSet
+from gmcml_tf.real_photos import PhotoError, PhotoSet
 
 
 def classification_metrics(y_true, y_pred, class_names: list[str]) -> dict:
@@ -66,6 +66,18 @@ def photo_dataset(photos: PhotoSet, image_size: int, fit: str, batch_size: int =
                                              tf.constant(boxes, tf.float32)))
     ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.ignore_errors().batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def _why_undecodable(path: str) -> str:
+    """The reason a photo was dropped by `photo_dataset`, for the report (header only)."""
+    from gmcml_tf.preprocess import ImageError, image_header
+    try:
+        image_header(Path(path).read_bytes())
+    except ImageError as e:
+        return f"undecodable image: {e}"
+    except OSError as e:
+        return f"unreadable file: {e.strerror or e.__class__.__name__}"
+    return "undecodable image: truncated or corrupt"
 
 
 def _crop(image, box):
@@ -133,7 +145,12 @@ def evaluate(run, photos: PhotoSet, *, gallery_dir: str | None = None,
     size, fit = cfg.model.image_size, fit or run.fit
     res = run_model(model, photo_dataset(photos, size, fit, batch_size), keep_images=16)
     ok = res["index"].astype(int)
-    skipped = {photos.photos[i].path: "undecodable image" for i in sorted(set(range(len(photos.photos))) - set(ok))}
+    skipped = {photos.photos[i].path: _why_undecodable(photos.photos[i].path)
+               for i in sorted(set(range(len(photos.photos))) - set(ok))}
+    if not len(ok):
+        first, why = next(iter(skipped.items()))
+        raise PhotoError(f"{photos.source}: none of the {len(photos.photos)} photos could be decoded "
+                         f"(e.g. {first}: {why})")
     y_true = np.array([photos.photos[i].label for i in ok], int)
     present = sorted(set(y_true.tolist()))
     logits = restrict(res["logits"], present) if restrict_to_present else res["logits"]

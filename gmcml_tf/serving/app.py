@@ -9,7 +9,6 @@ thread, so a slow request never blocks the event loop.
 """
 from __future__ import annotations
 
-import json
 import re
 
 import tensorflow as tf
@@ -19,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from gmcml_tf.preprocess import error_message
 from gmcml_tf.serving import rest
 from gmcml_tf.serving.repository import ModelRepository, NotFound
 
@@ -53,7 +53,8 @@ def create_app(repo: ModelRepository, limits: rest.Limits | None = None) -> Star
         try:
             outputs = fn(**tensors)
         except (tf.errors.InvalidArgumentError, tf.errors.OutOfRangeError) as e:
-            raise rest.RequestError(e.message.splitlines()[0] if e.message else str(e)) from None
+            # e.g. a truncated JPEG whose header was fine: name the model's complaint
+            raise rest.RequestError(f"{'instances' if row else 'inputs'}: {error_message(e)}") from None
         return rest.format_predict(outputs, row)
 
     async def models(request: Request) -> JSONResponse:
@@ -72,10 +73,7 @@ def create_app(repo: ModelRepository, limits: rest.Limits | None = None) -> Star
                 return JSONResponse(rest.metadata(name, servable.version, servable.signatures))
             if request.method == "POST" and suffix == ":predict":
                 raw = await _read_body(request, limits.max_body_bytes)
-                try:
-                    body = json.loads(raw)
-                except (ValueError, UnicodeDecodeError) as e:
-                    raise rest.RequestError(f"JSON Parse error: {e}") from None
+                body = rest.decode_body(raw)
                 servable = await run_in_threadpool(repo.get, name, version)
                 return JSONResponse(await run_in_threadpool(_predict, servable, body))
             if suffix in (":classify", ":regress"):

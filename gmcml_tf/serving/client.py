@@ -16,19 +16,30 @@ class PredictError(Exception):
     """A bad image file, model path or server answer; the message names it."""
 
 
-def read_images(paths: list[str]) -> list[bytes]:
+def read_images(paths: list[str], max_pixels: int | None = None) -> list[bytes]:
+    """The bytes of each file, checked as the model will decode them: one the SavedModel
+    decodes (JPEG, PNG, GIF, BMP, WebP), within the pixel limit from its header alone
+    (a decompression bomb is refused unread), and complete (a full decode, not truncated)."""
+    from gmcml_tf.preprocess import MAX_PIXELS, ImageError, image_header
     out = []
     for p in paths:
         try:
             data = Path(p).read_bytes()
-            with Image.open(io.BytesIO(data)) as im:
-                im.verify()
         except FileNotFoundError:
             raise PredictError(f"{p}: no such file") from None
+        except OSError as e:
+            raise PredictError(f"{p}: cannot read it ({e.strerror or e.__class__.__name__})") from None
+        try:
+            image_header(data, max_pixels or MAX_PIXELS)
+        except ImageError as e:
+            raise PredictError(f"{p}: {e}") from None
+        try:
+            with Image.open(io.BytesIO(data)) as im:
+                im.load()  # header passed the pixel limit: decoding is bounded
         except UnidentifiedImageError:
             raise PredictError(f"{p}: not an image file (JPEG, PNG, GIF, BMP, WebP ...)") from None
-        except (OSError, SyntaxError, ValueError) as e:
-            raise PredictError(f"{p}: unreadable image ({e.__class__.__name__}: {e})") from None
+        except Exception as e:  # PIL decoding untrusted bytes: truncated, corrupt, ...
+            raise PredictError(f"{p}: unreadable image, truncated or corrupt ({e.__class__.__name__}: {e})") from None
         out.append(data)
     return out
 
@@ -47,7 +58,12 @@ def predict_local(model_dir: str, images: list[bytes], k: int = 3) -> list[list[
         servable = ModelRepository(base).get(base.name, version)
     except NotFound as e:
         raise PredictError(str(e)) from None
-    out = servable.signatures["serving_default"](images=tf.constant(images, tf.string))
+    try:
+        out = servable.signatures["serving_default"](images=tf.constant(images, tf.string))
+    except tf.errors.InvalidArgumentError as e:  # what the PIL checks of read_images let through
+        from gmcml_tf.preprocess import error_message
+        raise PredictError(f"the model cannot decode {'an' if len(images) > 1 else 'the'} image: "
+                           f"{error_message(e)}") from None
     return top_k(out["classes"].numpy().tolist(), out["scores"].numpy().tolist(), k)
 
 

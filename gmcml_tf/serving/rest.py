@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
+import json
 from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
-from PIL import Image, UnidentifiedImageError
+
+from gmcml_tf.preprocess import ImageError, image_header
 
 _DTYPES = {tf.float32: "DT_FLOAT", tf.string: "DT_STRING", tf.int64: "DT_INT64",
            tf.uint8: "DT_UINT8", tf.int32: "DT_INT32", tf.float16: "DT_HALF"}
@@ -33,7 +34,7 @@ class RequestError(Exception):
 @dataclass
 class Limits:
     max_batch: int = 64
-    max_pixels: int = 4096 * 4096        # per image, decoded
+    max_pixels: int = 4096 * 4096        # per image, decoded (the SavedModel refuses > 8192²)
     max_body_bytes: int = 32 * 2 ** 20
 
 
@@ -72,18 +73,19 @@ def _b64(value, where: str) -> bytes:
         except (binascii.Error, ValueError):
             raise RequestError(f"{where}: invalid base64 data") from None
     if isinstance(value, str):
-        return value.encode()
+        try:
+            return value.encode()
+        except UnicodeEncodeError:  # a lone surrogate ("\ud800") is valid JSON, not UTF-8
+            raise RequestError(f"{where}: string is not valid UTF-8; send bytes as {{\"b64\": ...}}") from None
     raise RequestError(f"{where}: expected {{\"b64\": ...}} for a DT_STRING input, got {type(value).__name__}")
 
 
 def _check_image_bytes(data: bytes, where: str, limits: Limits) -> None:
+    """Header only: the format is one the SavedModel decodes and the size is within the limit."""
     try:
-        with Image.open(io.BytesIO(data)) as im:  # reads the header only
-            w, h = im.size
-    except (UnidentifiedImageError, OSError, ValueError):
-        raise RequestError(f"{where}: not a JPEG/PNG/GIF/BMP image") from None
-    if w * h > limits.max_pixels:
-        raise RequestError(f"{where}: {w}x{h} pixels is over the limit of {limits.max_pixels}")
+        image_header(data, limits.max_pixels)
+    except ImageError as e:
+        raise RequestError(f"{where}: {e}") from None
 
 
 def _to_array(values: list, spec: tf.TensorSpec, where: str, limits: Limits) -> np.ndarray:
@@ -98,7 +100,7 @@ def _to_array(values: list, spec: tf.TensorSpec, where: str, limits: Limits) -> 
         return np.array(out, dtype=object)
     try:
         arr = np.asarray(values, dtype=spec.dtype.as_numpy_dtype)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError, RecursionError):
         raise RequestError(f"{where}: values must be a rectangular array of {spec.dtype.name} "
                            "(ragged lists or non-numbers)") from None
     if arr.ndim != spec.shape.rank:
@@ -113,6 +115,16 @@ def _to_array(values: list, spec: tf.TensorSpec, where: str, limits: Limits) -> 
     return arr
 
 
+def decode_body(raw: bytes):
+    """The request body's JSON (any value; `parse_predict` checks its shape)."""
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise RequestError(f"JSON Parse error: {e}") from None
+    except RecursionError:
+        raise RequestError("JSON Parse error: nested too deeply") from None
+
+
 def parse_predict(body, signatures: dict, limits: Limits) -> tuple[str, dict, bool]:
     """Request JSON -> (signature name, {input: array}, row format?)."""
     if not isinstance(body, dict):
@@ -121,6 +133,8 @@ def parse_predict(body, signatures: dict, limits: Limits) -> tuple[str, dict, bo
     if unknown:
         raise RequestError(f"unknown field(s) {sorted(unknown)}; expected instances or inputs")
     name = body.get("signature_name") or "serving_default"
+    if not isinstance(name, str):
+        raise RequestError(f"signature_name: expected a string, got {type(name).__name__}")
     if name not in signatures:
         raise RequestError(f"Serving signature name: \"{name}\" not found in signature def "
                            f"(available: {', '.join(sorted(signatures))})")
