@@ -16,7 +16,8 @@ def cmd_evaluate(args) -> int:
     from gmcml_tf.workdir import load_run
     r, out = evaluate_and_save(load_run(args.workdir), _photos(args), args.json,
                                gallery_dir=args.gallery, fit=args.fit,
-                               restrict_to_present=args.restrict_to_present)
+                               restrict_to_present=args.restrict_to_present,
+                               skip_corrupt=True if args.skip_corrupt else None)
     print(f"{r['n']} real photos from {r['source']} (fit {r['fit']}"
           f"{', argmax over present classes' if r['restrict_to_present'] else ''}):")
     print(f"  accuracy {r['accuracy']:.3f}   mean per-class {r['mean_per_class_accuracy']:.3f}   "
@@ -28,6 +29,8 @@ def cmd_evaluate(args) -> int:
         print(f"  skipped {len(r['skipped'])} unreadable photos (all listed in the JSON):")
         for path, why in list(r["skipped"].items())[:5]:
             print(f"    {path}: {why}")
+    for path, why in r["gallery"]["skipped_shards"].items():
+        print(f"  left out corrupt gallery shard {path}: {why}")
     if r["unmapped_folders"]:
         print(f"  ignored folders that map to no category: {', '.join(r['unmapped_folders'])} "
               "(map one with --alias NAME=CATEGORY)")
@@ -72,6 +75,8 @@ def add_commands(sub, positive_int) -> None:
     e.add_argument("--gallery", help="shards for nearest-neighbour (default: the run's data, val split)")
     e.add_argument("--fit", choices=["stretch", "pad", "crop"], help="photo fitting (default: eval.fit)")
     e.add_argument("--json", help="output JSON (default RUN/evaluation/real.json; PNGs beside it)")
+    e.add_argument("--skip-corrupt", action="store_true",
+                   help="leave corrupt gallery shards out (listed) instead of stopping")
     e.set_defaults(func=cmd_evaluate)
 
     a = sub.add_parser("ablate", help="train and evaluate the ablations of paper Tables I-III")

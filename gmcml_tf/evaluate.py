@@ -119,11 +119,20 @@ def run_model(model, batches, keep_images: int = 0) -> dict:
     return {k: np.concatenate(v) if v else np.zeros((0,)) for k, v in out.items()}
 
 
-def gallery(model, data_dir: str, image_size: int, limit: int = 3000, split: str = "val") -> dict:
+def gallery(model, data_dir: str, image_size: int, limit: int = 3000, split: str = "val",
+            skip_corrupt: bool = False) -> dict:
     """Descriptors of rendered views (file order, the first `limit`) for NN evaluation."""
     from gmcml_tf.data import make_dataset
-    ds = make_dataset(data_dir, split, image_size=image_size, batch_size=64, training=False)
-    return run_model(model, ds.take(-(-limit // 64)))
+    from gmcml_tf.data.pipeline import corrupt_records_named
+    ds = make_dataset(data_dir, split, image_size=image_size, batch_size=64, training=False,
+                      skip_corrupt=skip_corrupt)
+    with corrupt_records_named(data_dir, (split,)):
+        return run_model(model, ds.take(-(-limit // 64)))
+
+
+def _skipped_shards(data_dir: str, skip_corrupt: bool) -> dict[str, str]:
+    from gmcml_tf.data.shards import open_split
+    return open_split(data_dir, "val", skip_corrupt=True).skipped if skip_corrupt else {}
 
 
 def evaluate_and_save(run, photos: PhotoSet, out_json: str | Path | None = None, **kwargs):
@@ -140,7 +149,9 @@ def evaluate_and_save(run, photos: PhotoSet, out_json: str | Path | None = None,
 
 def evaluate(run, photos: PhotoSet, *, gallery_dir: str | None = None,
              restrict_to_present: bool = False, fit: str | None = None, batch_size: int = 32,
-             plots_dir: str | Path | None = None) -> dict:
+             plots_dir: str | Path | None = None, skip_corrupt: bool | None = None) -> dict:
+    """Real-photo metrics of `run`; `skip_corrupt` (default: the run's train.skip_corrupt)
+    leaves corrupt gallery shards out instead of stopping with the shard's name."""
     cfg, model = run.config, run.model
     size, fit = cfg.model.image_size, fit or run.fit
     res = run_model(model, photo_dataset(photos, size, fit, batch_size), keep_images=16)
@@ -162,11 +173,13 @@ def evaluate(run, photos: PhotoSet, *, gallery_dir: str | None = None,
                    "skipped": {**photos.skipped, **skipped}, "unmapped_folders": photos.unmapped,
                    "image_size": size, "workdir": str(run.path)})
     gal_dir = gallery_dir or cfg.train.data
-    gal = gallery(model, gal_dir, size)
+    skip = cfg.train.skip_corrupt if skip_corrupt is None else skip_corrupt
+    gal = gallery(model, gal_dir, size, skip_corrupt=skip)
     nn = nearest_neighbour(res["descriptor"], gal["descriptor"], gal["label"].astype(int),
                            present if restrict_to_present else None)
     result["nn_accuracy"] = float(np.mean(nn == y_true)) if len(y_true) else None
-    result["gallery"] = {"dir": str(gal_dir), "split": "val", "n": int(len(gal["label"]))}
+    result["gallery"] = {"dir": str(gal_dir), "split": "val", "n": int(len(gal["label"])),
+                         "skipped_shards": _skipped_shards(gal_dir, skip)}
     if plots_dir is not None:
         from gmcml_tf import plots
         result["plots"] = plots.write_all(Path(plots_dir), result, res, gal, y_true, run.class_names)

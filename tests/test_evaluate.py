@@ -164,3 +164,28 @@ def test_export_cli_from_a_run_and_predict(smoke_run, tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert len(out[0]["top_k"]) == 2 and out[0]["top_k"][0]["class"] in CATEGORIES
     assert main(["predict", str(tmp_path / "missing.png"), "--model", str(base)]) == 2
+
+
+def test_evaluate_names_a_corrupt_gallery_shard_or_skips_it(smoke_run, smoke_render, tmp_path, capsys):
+    import json
+    import shutil
+
+    from gmcml_tf.cli import main
+    photos = tmp_path / "photos" / "car"
+    photos.mkdir(parents=True)
+    Image.fromarray(np.full((20, 20, 3), 90, np.uint8)).save(photos / "a.png")
+    gallery = tmp_path / "gallery"
+    shutil.copytree(smoke_render[0].out, gallery)
+    shard = sorted(gallery.glob("val-*.tfrecord"))[0]
+    shard.write_bytes(shard.read_bytes()[:-5])
+    out = tmp_path / "real.json"
+    args = ["evaluate", "--workdir", str(smoke_run), "--real", str(photos.parent), "--gallery",
+            str(gallery), "--json", str(out)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"{shard}: corrupt shard (truncated record" in err and "--skip-corrupt" in err
+    assert not out.exists()
+    assert main([*args, "--skip-corrupt"]) == 0
+    assert f"left out corrupt gallery shard {shard}" in capsys.readouterr().out
+    r = json.loads(out.read_text())
+    assert list(r["gallery"]["skipped_shards"]) == [str(shard)] and r["gallery"]["n"] > 0
