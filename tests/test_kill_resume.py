@@ -48,7 +48,7 @@ def _alive(pid: int) -> bool:
 
 def _render_cmd(out: Path, workers: int) -> list[str]:
     return [*CLI, "render", "--config", str(REPO / "configs/smoke.yaml"), "--out", str(out),
-            "--views-per-model", "24", "--workers", str(workers), "--no-progress"]
+            "--views-per-model", "32", "--workers", str(workers), "--no-progress"]
 
 
 def _shard_bytes(out: Path) -> dict:
@@ -87,7 +87,9 @@ def test_render_killed_five_times_resumes_byte_identical(tmp_path):
             records = json.loads((out / ".meta" / f"{shard.name}.json").read_text())["records"]
             assert sum(1 for _ in read_records(shard)) == records
         done.append(len(list(out.glob("*.tfrecord"))))
-    assert done == sorted(done) and done[-1] < total, (done, total)
+    # Kills landed at 5 points of progress, most of them with shards still to render (a kill
+    # after the last shard, before the manifest, is a fair point too):
+    assert done == sorted(done) and sum(d < total for d in done) >= 4, (done, total)
     r = subprocess.run(_render_cmd(out, 2), env=ENV, cwd=REPO, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert "complete shards kept" in r.stdout

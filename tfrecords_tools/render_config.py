@@ -58,7 +58,7 @@ class RenderConfig:
     workers: int = 0                      # 0: one per CPU core
     seed: int = 0
     device_index: int = 0                 # EGL device (GPU) index
-    png_compress_level: int = 1           # deflate level: 0-3 ISA-L (fast), 4-9 zlib (a little smaller, slower)
+    png_compress_level: int = 1           # libdeflate level 0-9: 1 fastest, higher a little smaller
     background_scale: tuple[float, float] = (0.4, 1.0)  # crop side / shorter photo side
     background_flip: bool = True
     camera: CameraConfig = dataclasses.field(default_factory=CameraConfig)
