@@ -37,7 +37,8 @@ def iter_examples(data_dir: Path, split: str | None = None):
             for data in schema.read_records(path):
                 yield schema.decode_example(data)
         except (ValueError, IndexError, KeyError) as e:
-            raise DataError(f"{path}: unreadable shard ({e})") from None
+            why = str(e).removeprefix(f"{path}: ")  # read_records names the file already
+            raise DataError(f"{path}: unreadable shard ({why})") from None
 
 
 def decode_png(data: bytes) -> np.ndarray:
