@@ -159,10 +159,10 @@ def render_beam(cfg: RenderConfig, beam_options: list[str] = (), show_progress: 
                    | "Render" >> beam.ParDo(RenderShardFn(worker_cfg, plan_digest(plan.tasks)))
                    | "AllDone" >> beam.combiners.Count.Globally()
                    | "Manifest" >> beam.Map(_write_manifest_step, str(out), names, plan.header))
-        discard_if_empty(out, names, plan.header, cfg.meshes, existed)
         manifest = json.loads((out / "manifest.json").read_text())  # written by the last step
     else:
         manifest = write_manifest(out, names, plan.header)
+    discard_if_empty(out, manifest, existed)
     seconds = time.perf_counter() - t0
     manifest["_run"] = {"rendered_views": plan.todo_views, "seconds": round(seconds, 2),
                         "views_per_s": round(plan.todo_views / seconds, 1) if plan.todo_views else 0.0,

@@ -137,23 +137,22 @@ def plan_render(cfg: RenderConfig) -> Plan:
     return Plan(tasks, todo, manifest_header(cfg, len(models), len(backgrounds)))
 
 
-def discard_if_empty(out: Path, shard_names: list[str], header: dict, spec: str, existed: bool) -> None:
+def discard_if_empty(out: Path, manifest: dict, existed: bool) -> None:
     """A render in which no model loaded fails (SourceError) and leaves nothing behind:
-    no empty shards, no stamp, and no --out folder if it did not exist before."""
-    summary = writer.build_manifest(out, shard_names, header)
-    if any(s["records"] for s in summary["splits"].values()) or not summary["skipped_meshes"]:
+    no empty shards, no manifest or stamp, and no --out folder if it did not exist before."""
+    if any(s["records"] for s in manifest["splits"].values()) or not manifest["skipped_meshes"]:
         return
     if not existed:
         shutil.rmtree(out, ignore_errors=True)
     else:
-        for name in shard_names:
+        for name in manifest["shards"]:
             (out / name).unlink(missing_ok=True)
             (out / writer.META_DIR / f"{name}.json").unlink(missing_ok=True)
-        for name in ("render_config.json", "manifest.json"):  # Beam writes the manifest first
+        for name in ("render_config.json", "manifest.json"):
             (out / name).unlink(missing_ok=True)
         if (out / writer.META_DIR).is_dir() and not any((out / writer.META_DIR).iterdir()):
             (out / writer.META_DIR).rmdir()
-    raise nothing_loaded(spec, summary["skipped_meshes"])
+    raise nothing_loaded(manifest["source"]["spec"], manifest["skipped_meshes"])
 
 
 def write_manifest(out: Path, shard_names: list[str], header: dict) -> dict:
@@ -210,8 +209,8 @@ def render(cfg: RenderConfig, show_progress: bool = True) -> dict:
             _drain(q, bar)
     bar.close()
     seconds = time.perf_counter() - t0
-    discard_if_empty(out, [t.name for t in tasks], plan.header, cfg.meshes, existed)
     manifest = write_manifest(out, [t.name for t in tasks], plan.header)
+    discard_if_empty(out, manifest, existed)
     manifest["_run"] = {"rendered_views": total_views, "seconds": round(seconds, 2),
                         "views_per_s": round(total_views / seconds, 1) if total_views else 0.0,
                         "workers": workers, "shards_skipped_complete": len(tasks) - len(todo)}
