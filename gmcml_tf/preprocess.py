@@ -144,8 +144,9 @@ def error_message(e: Exception) -> str:
     return text.strip() or e.__class__.__name__
 
 
-def _header_pixels(data: tf.Tensor) -> tf.Tensor:
-    """Width x height as declared by a JPEG/PNG/GIF/BMP/WebP header (int64; -1: not one)."""
+def _header_pixels(data: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """(width x height as declared by a JPEG/PNG/GIF/BMP/WebP header (int64; -1: not one),
+    whether it is WebP)."""
     import tensorflow as tf
     head = tf.strings.substr(tf.strings.join([tf.strings.substr(data, 0, 32), "\0" * 32]), 0, 32)
     b = tf.cast(tf.io.decode_raw(head, tf.uint8), tf.int64)
@@ -170,17 +171,19 @@ def _header_pixels(data: tf.Tensor) -> tf.Tensor:
         return tf.case([(starts(12, b"VP8X"), lambda: vp8x), (starts(12, b"VP8 "), lambda: vp8),
                         (starts(12, b"VP8L"), lambda: vp8l)], default=lambda: (tf.constant(-1, tf.int64),) * 2)
 
+    is_webp = tf.logical_and(starts(0, b"RIFF"), starts(8, b"WEBP"))
     w, h = tf.case([
         (starts(0, b"\xff\xd8\xff"), jpeg),
         (starts(0, b"\x89PNG\r\n\x1a\n"), lambda: (be(16, 4), be(20, 4))),
         (starts(0, b"GIF8"), lambda: (le(6, 2), le(8, 2))),
         (starts(0, b"BM"), lambda: (le(18, 4), le(22, 4))),
-        (tf.logical_and(starts(0, b"RIFF"), starts(8, b"WEBP")), webp),
+        (is_webp, webp),
     ], default=lambda: (tf.constant(-1, tf.int64),) * 2)
     bmp_height = tf.abs(tf.where(h >= 2 ** 31, h - 2 ** 32, h))  # BMP: negative = top-down
     h = tf.where(starts(0, b"BM"), bmp_height, h)
     big = tf.constant(2 ** 31, tf.int64)
-    return tf.where((w < 0) | (h < 0), tf.constant(-1, tf.int64), tf.minimum(w, big) * tf.minimum(h, big))
+    pixels = tf.where((w < 0) | (h < 0), tf.constant(-1, tf.int64), tf.minimum(w, big) * tf.minimum(h, big))
+    return pixels, is_webp
 
 
 def decode_image(data: tf.Tensor, max_pixels: int = MAX_PIXELS) -> tf.Tensor:
@@ -192,16 +195,12 @@ def decode_image(data: tf.Tensor, max_pixels: int = MAX_PIXELS) -> tf.Tensor:
     bytes of another format, fail with InvalidArgumentError before any decoding.
     """
     import tensorflow as tf
-    pixels = _header_pixels(data)
+    pixels, is_webp = _header_pixels(data)
     check = tf.debugging.Assert(tf.logical_and(pixels >= 0, pixels <= max_pixels), [tf.where(
         pixels < 0, tf.constant(f"not a {FORMATS} image"),
         tf.strings.format("image declares {} pixels, over the limit of {}", (pixels, max_pixels)))])
     with tf.control_dependencies([check]):
         data = tf.identity(data)
-    b = tf.io.decode_raw(tf.strings.substr(tf.strings.join([tf.strings.substr(data, 0, 12), "\0" * 12]),
-                                           0, 12), tf.uint8)
-    is_webp = tf.logical_and(tf.reduce_all(tf.equal(b[:4], list(b"RIFF"))),
-                             tf.reduce_all(tf.equal(b[8:12], list(b"WEBP"))))
     # channels=0 keeps the file's own layout: JPEG cannot be asked for 4 channels.
     # WebP decodes to uint8 only; the others to float32 directly (16-bit PNG keeps its range).
     image = tf.cond(
