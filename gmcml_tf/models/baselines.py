@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import keras
 
 from gmcml_tf.models.variational_coder import _halvings, _pair, upsample_block
-from gmcml_tf.models.zigzagnet import _MODULES
+from gmcml_tf.models.zigzagnet import _MODULES, FireModule
 
 _PACKAGE = "gmcml_tf"
 
@@ -83,41 +83,6 @@ class ConvCoder(keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
-
-
-@keras.saving.register_keras_serializable(package=_PACKAGE)
-class FireModule(keras.layers.Layer):
-    """SqueezeNet Fire module: 1x1 squeeze -> ReLU(expand 1x1 || expand 3x3), no bypass."""
-
-    def __init__(self, squeeze: int, expand_1x1: int, expand_3x3: int, **kwargs):
-        super().__init__(**kwargs)
-        self.squeeze, self.expand_1x1, self.expand_3x3 = squeeze, expand_1x1, expand_3x3
-        self.squeeze_conv = keras.layers.Conv2D(squeeze, 1, use_bias=False, name="squeeze")
-        self.squeeze_bn = keras.layers.BatchNormalization(name="squeeze_bn")
-        self.expand1_conv = keras.layers.Conv2D(expand_1x1, 1, use_bias=False, name="expand_1x1")
-        self.expand3_conv = keras.layers.Conv2D(expand_3x3, 3, padding="same", use_bias=False,
-                                                name="expand_3x3")
-        self.expand_bn = keras.layers.BatchNormalization(name="expand_bn")
-
-    def build(self, input_shape):
-        squeezed = tuple(input_shape[:-1]) + (self.squeeze,)
-        self.squeeze_conv.build(input_shape)
-        self.squeeze_bn.build(squeezed)
-        self.expand1_conv.build(squeezed)
-        self.expand3_conv.build(squeezed)
-        self.expand_bn.build(tuple(input_shape[:-1]) + (self.expand_1x1 + self.expand_3x3,))
-
-    def call(self, inputs, training=None):
-        s = keras.ops.relu(self.squeeze_bn(self.squeeze_conv(inputs), training=training))
-        e = keras.ops.concatenate([self.expand1_conv(s), self.expand3_conv(s)], axis=-1)
-        return keras.ops.relu(self.expand_bn(e, training=training))
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[:-1]) + (self.expand_1x1 + self.expand_3x3,)
-
-    def get_config(self):
-        return {**super().get_config(), "squeeze": self.squeeze,
-                "expand_1x1": self.expand_1x1, "expand_3x3": self.expand_3x3}
 
 
 class _Classifier(keras.Model):

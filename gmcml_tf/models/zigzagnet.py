@@ -24,7 +24,52 @@ _MODULES: tuple[tuple[int, int, int, bool], ...] = (
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class ZigzagModule(keras.layers.Layer):
+class FireModule(keras.layers.Layer):
+    """SqueezeNet Fire module: 1x1 squeeze -> ReLU(expand 1x1 || expand 3x3), no bypass
+    (the SqueezeNet ablation); ZigzagModule adds the bypass."""
+
+    def __init__(self, squeeze: int, expand_1x1: int, expand_3x3: int, **kwargs):
+        super().__init__(**kwargs)
+        self.squeeze, self.expand_1x1, self.expand_3x3 = squeeze, expand_1x1, expand_3x3
+        # Conv biases are dropped where batch norm follows: its beta does the job.
+        self.squeeze_conv = keras.layers.Conv2D(squeeze, 1, use_bias=False, name="squeeze")
+        self.squeeze_bn = keras.layers.BatchNormalization(name="squeeze_bn")
+        self.expand1_conv = keras.layers.Conv2D(expand_1x1, 1, use_bias=False, name="expand_1x1")
+        self.expand3_conv = keras.layers.Conv2D(
+            expand_3x3, 3, padding="same", use_bias=False, name="expand_3x3")
+        self.expand_bn = keras.layers.BatchNormalization(name="expand_bn")
+
+    def _shapes(self, input_shape):
+        return (tuple(input_shape[:-1]) + (self.squeeze,),
+                tuple(input_shape[:-1]) + (self.expand_1x1 + self.expand_3x3,))
+
+    def build(self, input_shape):
+        squeezed, expanded = self._shapes(input_shape)
+        self.squeeze_conv.build(input_shape)
+        self.squeeze_bn.build(squeezed)
+        self.expand1_conv.build(squeezed)
+        self.expand3_conv.build(squeezed)
+        self.expand_bn.build(expanded)
+
+    def _expand(self, inputs, training):
+        """squeeze -> ReLU -> expand 1x1 || 3x3 -> batch norm (no ReLU yet)."""
+        s = keras.ops.relu(self.squeeze_bn(self.squeeze_conv(inputs), training=training))
+        e = keras.ops.concatenate([self.expand1_conv(s), self.expand3_conv(s)], axis=-1)
+        return self.expand_bn(e, training=training)
+
+    def call(self, inputs, training=None):
+        return keras.ops.relu(self._expand(inputs, training))
+
+    def compute_output_shape(self, input_shape):
+        return self._shapes(input_shape)[1]
+
+    def get_config(self):
+        return {**super().get_config(), "squeeze": self.squeeze,
+                "expand_1x1": self.expand_1x1, "expand_3x3": self.expand_3x3}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class ZigzagModule(FireModule):
     """Zigzag module (paper Fig. 4a): squeeze -> expand 1x1 || 3x3 -> + bypass -> ReLU.
 
     Output channels = expand_1x1 + expand_3x3. The ReLU sits after the sum, not on the
@@ -33,45 +78,19 @@ class ZigzagModule(keras.layers.Layer):
     """
 
     def __init__(self, squeeze: int, expand_1x1: int, expand_3x3: int, **kwargs):
-        super().__init__(**kwargs)
-        self.squeeze = squeeze
-        self.expand_1x1 = expand_1x1
-        self.expand_3x3 = expand_3x3
-        out = expand_1x1 + expand_3x3
-        # Conv biases are dropped where batch norm follows: its beta does the job.
-        self.squeeze_conv = keras.layers.Conv2D(squeeze, 1, use_bias=False, name="squeeze")
-        self.squeeze_bn = keras.layers.BatchNormalization(name="squeeze_bn")
-        self.expand1_conv = keras.layers.Conv2D(expand_1x1, 1, use_bias=False, name="expand_1x1")
-        self.expand3_conv = keras.layers.Conv2D(
-            expand_3x3, 3, padding="same", use_bias=False, name="expand_3x3")
-        self.expand_bn = keras.layers.BatchNormalization(name="expand_bn")
-        self.bypass_conv = keras.layers.Conv2D(out, 1, use_bias=False, name="bypass")
+        super().__init__(squeeze, expand_1x1, expand_3x3, **kwargs)
+        self.bypass_conv = keras.layers.Conv2D(expand_1x1 + expand_3x3, 1, use_bias=False,
+                                               name="bypass")
         self.bypass_bn = keras.layers.BatchNormalization(name="bypass_bn")
 
     def build(self, input_shape):
-        squeezed = tuple(input_shape[:-1]) + (self.squeeze,)
-        expanded = tuple(input_shape[:-1]) + (self.expand_1x1 + self.expand_3x3,)
-        self.squeeze_conv.build(input_shape)
-        self.squeeze_bn.build(squeezed)
-        self.expand1_conv.build(squeezed)
-        self.expand3_conv.build(squeezed)
-        self.expand_bn.build(expanded)
+        super().build(input_shape)
         self.bypass_conv.build(input_shape)
-        self.bypass_bn.build(expanded)
+        self.bypass_bn.build(self._shapes(input_shape)[1])
 
     def call(self, inputs, training=None):
-        s = keras.ops.relu(self.squeeze_bn(self.squeeze_conv(inputs), training=training))
-        e = keras.ops.concatenate([self.expand1_conv(s), self.expand3_conv(s)], axis=-1)
-        e = self.expand_bn(e, training=training)
         b = self.bypass_bn(self.bypass_conv(inputs), training=training)
-        return keras.ops.relu(e + b)
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[:-1]) + (self.expand_1x1 + self.expand_3x3,)
-
-    def get_config(self):
-        return {**super().get_config(), "squeeze": self.squeeze,
-                "expand_1x1": self.expand_1x1, "expand_3x3": self.expand_3x3}
+        return keras.ops.relu(self._expand(inputs, training) + b)
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
