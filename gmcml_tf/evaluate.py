@@ -121,18 +121,17 @@ def run_model(model, batches, keep_images: int = 0) -> dict:
 
 def gallery(model, data_dir: str, image_size: int, limit: int = 3000, split: str = "val",
             skip_corrupt: bool = False) -> dict:
-    """Descriptors of rendered views (file order, the first `limit`) for NN evaluation."""
+    """Descriptors of rendered views (file order, the first `limit`) for NN evaluation, and
+    the shards `skip_corrupt` left out ("skipped_shards": path -> why)."""
     from gmcml_tf.data import make_dataset
     from gmcml_tf.data.pipeline import corrupt_records_named
+    from gmcml_tf.data.shards import open_split
     ds = make_dataset(data_dir, split, image_size=image_size, batch_size=64, training=False,
                       skip_corrupt=skip_corrupt)
     with corrupt_records_named(data_dir, (split,)):
-        return run_model(model, ds.take(-(-limit // 64)))
-
-
-def _skipped_shards(data_dir: str, skip_corrupt: bool) -> dict[str, str]:
-    from gmcml_tf.data.shards import open_split
-    return open_split(data_dir, "val", skip_corrupt=True).skipped if skip_corrupt else {}
+        out = run_model(model, ds.take(-(-limit // 64)))
+    # the split's check, as make_dataset just did it (cached)
+    return {**out, "skipped_shards": open_split(data_dir, split, skip_corrupt=skip_corrupt).skipped}
 
 
 def evaluate_and_save(run, photos: PhotoSet, out_json: str | Path | None = None, **kwargs):
@@ -179,7 +178,7 @@ def evaluate(run, photos: PhotoSet, *, gallery_dir: str | None = None,
                            present if restrict_to_present else None)
     result["nn_accuracy"] = float(np.mean(nn == y_true)) if len(y_true) else None
     result["gallery"] = {"dir": str(gal_dir), "split": "val", "n": int(len(gal["label"])),
-                         "skipped_shards": _skipped_shards(gal_dir, skip)}
+                         "skipped_shards": gal["skipped_shards"]}
     if plots_dir is not None:
         from gmcml_tf import plots
         result["plots"] = plots.write_all(Path(plots_dir), result, res, gal, y_true, run.class_names)
