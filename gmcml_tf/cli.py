@@ -248,8 +248,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (ConfigError, SourceError, MeshError, BackgroundError, DataError, InputError,
-            TrainingError, WorkerDied, WriteError, FileNotFoundError, *cli_serving.errors(), *cli_eval.errors()) as e:
+            TrainingError, WorkerDied, WriteError, *cli_serving.errors(), *cli_eval.errors()) as e:
         print(f"gmcml-tf: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a path the user gave: missing, a file for a folder, no permission
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"gmcml-tf: error: {where}{e.strerror or e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("gmcml-tf: interrupted; complete shards and checkpoints are kept, re-run the same command to resume",

@@ -194,6 +194,8 @@ def fit(cfg: ExperimentConfig, workdir: str | Path | None = None, show_progress:
     if not data_dir.is_dir():
         raise ConfigError(f"data folder {data_dir} does not exist; render it first "
                           "(gmcml-tf render --config ...) or pass --data DIR")
+    if workdir.exists() and not workdir.is_dir():
+        raise ConfigError(f"workdir {workdir} is a file, not a folder")
     guard, checked = contextlib.nullcontext(), None
     if dataset_fn is None:  # our shards: checked before any work, corrupt ones named or skipped
         from gmcml_tf.data.pipeline import corrupt_records_named

@@ -91,3 +91,23 @@ def test_data_commands_on_a_folder_without_shards(tmp_path):
     assert_user_error(code, err, "holds no shards")
     code, _, err = run("data", "preview", str(tmp_path / "missing"), "--out", str(tmp_path / "g.png"))
     assert_user_error(code, err, "is not a folder")
+
+
+def test_paths_of_the_wrong_kind(smoke_render, tmp_path):
+    """A file where a folder belongs, a folder that is missing: one line, nothing created."""
+    a_file = write(tmp_path / "a_file", "x")
+    data = smoke_render[0].out
+    cases = [
+        (("render", "--config", "configs/smoke.yaml", "--out", str(a_file)), "is a file, not a folder"),
+        (("render", "--config", "configs/smoke.yaml", "--out", str(a_file / "sub")), "a_file"),
+        (("data", "stats", str(a_file)), "is not a folder"),
+        (("data", "stats", data, "--photos", str(tmp_path / "nope")), "photo folder"),
+        (("data", "preview", data, "--out", str(a_file / "p.png")), "a_file"),
+        (("fit", "--config", "configs/smoke.yaml", "--data", data, "--workdir", str(a_file)),
+         "is a file, not a folder"),
+    ]
+    for args, needle in cases:
+        code, _, err = run(*args)
+        assert_user_error(code, err, needle)
+        assert err.strip().splitlines()[-1].startswith("gmcml-tf: error: "), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]

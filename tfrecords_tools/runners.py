@@ -123,6 +123,8 @@ def plan_render(cfg: RenderConfig) -> Plan:
     Never touches GL: safe in a driver process that has imported TensorFlow.
     """
     out = Path(cfg.out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"render.out {out} is a file, not a folder")
     source = open_source(cfg.meshes, up_axis=cfg.up_axis, max_triangles=cfg.max_triangles,
                          procedural_per_category=cfg.procedural_per_category, seed=cfg.seed)
     backgrounds = BackgroundPool(cfg.backgrounds)  # a bad folder fails here, before any work

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import collections
 import io
-import json
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,7 @@ from PIL import Image
 from tfrecords_tools import schema
 from tfrecords_tools.categories import CATEGORIES
 from tfrecords_tools.compose import IMAGE_SUFFIXES
+from tfrecords_tools.writer import write_json_atomic
 
 
 class DataError(Exception):
@@ -58,7 +58,8 @@ def stats(data_dir: Path, out_dir: Path | None = None, photos: Path | None = Non
     """Counts per split and category; mean | std images per source as PNGs in out_dir."""
     data_dir = Path(data_dir)
     out_dir = Path(out_dir or data_dir / "stats")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if photos and not Path(photos).is_dir():
+        raise DataError(f"photo folder {photos} does not exist")
     counts = collections.defaultdict(collections.Counter)
     models = collections.defaultdict(set)
     sums: dict[str, dict] = {}
@@ -86,13 +87,14 @@ def stats(data_dir: Path, out_dir: Path | None = None, photos: Path | None = Non
             acc["n"] += 1
             acc["sum"] = acc["sum"] + img
             acc["sum2"] = acc["sum2"] + img ** 2
+    out_dir.mkdir(parents=True, exist_ok=True)  # only once the shards have been read
     for src, acc in sums.items():
         _mean_std_png(acc, out_dir / f"mean_std_{src}.png")
     result = {"splits": {s: {"records": sum(c.values()), "models": len(models[s]),
                              "per_category": {k: c[k] for k in CATEGORIES if c[k]}}
                          for s, c in sorted(counts.items())},
               "mean_std_images": sorted(str(out_dir / f"mean_std_{s}.png") for s in sums)}
-    (out_dir / "stats.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_json_atomic(out_dir / "stats.json", result)
     return result
 
 

@@ -8,6 +8,7 @@ complete shard has its metadata and a crash at any point leaves nothing half-wri
 from __future__ import annotations
 
 import collections
+import errno
 import json
 import os
 import tempfile
@@ -41,8 +42,9 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         if tmp:
             Path(tmp).unlink(missing_ok=True)
         if isinstance(e, OSError):
-            raise WriteError(f"{path}: cannot write ({e.strerror or e}); complete files are kept, "
-                             "free space and re-run the same command to resume") from None
+            hint = ("; complete files are kept, free space and re-run the same command to resume"
+                    if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else "")
+            raise WriteError(f"{path}: cannot write ({e.strerror or e}){hint}") from None
         raise
 
 
