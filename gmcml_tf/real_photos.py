@@ -71,7 +71,8 @@ def open_photos(spec: str, aliases: dict[str, str] | None = None, subsets=("imag
 
 def _folder(root: Path, aliases) -> PhotoSet:
     if not root.is_dir():
-        raise PhotoError(f"photo folder {root} does not exist")
+        raise PhotoError(f"photo folder {root} " + ("is a file, not a folder of DIR/<category>/*.jpg"
+                                                     if root.exists() else "does not exist"))
     photos, unmapped = [], []
     for sub in sorted(p for p in root.iterdir() if p.is_dir()):
         cat = canonical(sub.name, aliases)

@@ -169,3 +169,14 @@ def test_predict_names_an_unreadable_file(tmp_path):
         read_images([str(bad)])
     with pytest.raises(PredictError, match="missing.png"):
         read_images([str(tmp_path / "missing.png")])
+
+
+def test_serve_on_a_taken_port_is_one_line(exported, server, capsys):
+    """The port is bound before the URL is announced: a taken one is exit 2 and one line."""
+    from gmcml_tf.cli import main
+    _, base, _ = exported
+    port = int(server.rsplit(":", 1)[1])  # the fixture's server holds it
+    assert main(["serve", "--model", str(base), "--port", str(port)]) == 2
+    out = capsys.readouterr()
+    assert out.err == f"gmcml-tf: error: cannot listen on 127.0.0.1:{port} (Address already in use)\n"
+    assert "serving" not in out.out

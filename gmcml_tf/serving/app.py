@@ -91,10 +91,21 @@ def create_app(repo: ModelRepository, limits: rest.Limits | None = None) -> Star
 
 def serve(model: str, host: str = "127.0.0.1", port: int = 8501, name: str | None = None,
           limits: rest.Limits | None = None, log_level: str = "warning") -> None:
+    import socket
+
     import uvicorn
     from gmcml_tf.serving.repository import resolve_model_dir
     base, _ = resolve_model_dir(model)
     repo = ModelRepository(base, name=name)
+    # Bound here, before announcing the URL: a taken port is then one clear error (OSError).
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        raise OSError(e.errno, f"cannot listen on {host}:{port} ({e.strerror})") from None
     print(f"serving {repo.name} versions {repo.versions()} from {base} on http://{host}:{port}"
           f"/v1/models/{repo.name}", flush=True)
-    uvicorn.run(create_app(repo, limits), host=host, port=port, log_level=log_level)
+    server = uvicorn.Server(uvicorn.Config(create_app(repo, limits), log_level=log_level))
+    server.run(sockets=[sock])
