@@ -19,26 +19,30 @@ DEFAULT_PHOTOS = REPO.parent / "shared" / "data" / "real_dev"
 def demo(workdir: str = "runs/gm_cml", data: str = "data_out/quickstart", photos: str | None = None,
          export_to: str = "saved_models/gm_cml", seed: int = 0, overrides: list[str] | None = None) -> dict:
     from gmcml_tf.config import load_config
+    from gmcml_tf.real_photos import open_photos
     from gmcml_tf.train import fit
     from tfrecords_tools.runners import render
 
-    print("== 1/4 render the embedded procedural models (configs/quickstart.yaml)", flush=True)
+    # Every input checked before minutes of work: both configs (with --set) and the photos.
     rcfg = load_config(CONFIG_DIR / "quickstart.yaml", [f"render.out={json.dumps(data)}",
                                                           f"render.seed={seed}"]).render
+    cfg = load_config(CONFIG_DIR / "gm_cml.yaml", list(overrides or []) + [
+        f"train.data={json.dumps(data)}", f"train.seed={seed}", f"train.workdir={json.dumps(workdir)}"])
+    photo_dir = photos or (str(DEFAULT_PHOTOS) if DEFAULT_PHOTOS.is_dir() else None)
+    photo_set = open_photos(photo_dir) if photo_dir else None
+
+    print("== 1/4 render the embedded procedural models (configs/quickstart.yaml)", flush=True)
     m = render(rcfg, show_progress=True)
     print(f"   {m['_run']['rendered_views']} views rendered, "
           f"{m['_run']['shards_skipped_complete']} complete shards kept -> {data}")
 
     print("== 2/4 train GM-CML (configs/gm_cml.yaml)", flush=True)
-    cfg = load_config(CONFIG_DIR / "gm_cml.yaml", list(overrides or []) + [
-        f"train.data={json.dumps(data)}", f"train.seed={seed}", f"train.workdir={json.dumps(workdir)}"])
     summary = fit(cfg, workdir, show_progress=True)
 
     real = None
-    photo_dir = photos or (str(DEFAULT_PHOTOS) if DEFAULT_PHOTOS.is_dir() else None)
-    if photo_dir:
+    if photo_set is not None:
         print(f"== 3/4 evaluate on real photos ({photo_dir})", flush=True)
-        real = _evaluate(workdir, photo_dir)
+        real = _evaluate(workdir, photo_set)
     else:
         print("== 3/4 no real photos given (--photos DIR/<category>/*.jpg): evaluation skipped")
 
@@ -47,11 +51,10 @@ def demo(workdir: str = "runs/gm_cml", data: str = "data_out/quickstart", photos
     return {"fit": summary, "real": real, "export": exported}
 
 
-def _evaluate(workdir: str, photo_dir: str) -> dict:
+def _evaluate(workdir: str, photos) -> dict:
     from gmcml_tf.evaluate import evaluate_and_save
-    from gmcml_tf.real_photos import open_photos
     from gmcml_tf.workdir import load_run
-    return evaluate_and_save(load_run(workdir), open_photos(photo_dir))[0]
+    return evaluate_and_save(load_run(workdir), photos)[0]
 
 
 def _export_once(workdir: str, base: str) -> dict:

@@ -111,3 +111,14 @@ def test_paths_of_the_wrong_kind(smoke_render, tmp_path):
         assert_user_error(code, err, needle)
         assert err.strip().splitlines()[-1].startswith("gmcml-tf: error: "), err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
+
+
+def test_demo_checks_its_inputs_before_rendering(tmp_path):
+    """A missing --photos folder or a bad --set is found before minutes of render and fit."""
+    base = ["demo", "--data", str(tmp_path / "data"), "--workdir", str(tmp_path / "run"),
+            "--export", str(tmp_path / "export")]
+    code, _, err = run(*base, "--photos", str(tmp_path / "nope"))
+    assert_user_error(code, err, "photo folder", "nope")
+    code, _, err = run(*base, "--set", "train.batch_sise=3")
+    assert_user_error(code, err, "train.batch_sise")
+    assert list(tmp_path.iterdir()) == []
