@@ -40,7 +40,8 @@ def cmd_serve(args) -> int:
     from gmcml_tf.serving.rest import Limits
     serve(args.model, host=args.host, port=args.port, name=args.model_name,
           limits=Limits(max_batch=args.max_batch, max_pixels=args.max_pixels,
-                        max_body_bytes=args.max_body_mb * 2 ** 20))
+                        max_body_bytes=args.max_body_mb * 2 ** 20),
+          policy="all" if args.all_versions else "latest", poll_s=args.file_system_poll_wait_seconds)
     return 0
 
 
@@ -75,6 +76,10 @@ def add_commands(sub, bench, positive_int) -> None:
     s.add_argument("--max-batch", type=positive_int, default=64)
     s.add_argument("--max-pixels", type=positive_int, default=4096 * 4096)
     s.add_argument("--max-body-mb", type=positive_int, default=32)
+    s.add_argument("--all-versions", action="store_true",
+                   help="serve every version on disk (default: the latest, as TF Serving)")
+    s.add_argument("--file-system-poll-wait-seconds", type=positive_int, default=1,
+                   help="how often new version folders are looked for (TF Serving's flag)")
     s.set_defaults(func=cmd_serve)
 
     bs = bench.add_parser("serve", help="p50/p99 latency and requests/s over HTTP on localhost")

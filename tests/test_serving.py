@@ -4,6 +4,8 @@ from __future__ import annotations
 import base64
 import json
 import shutil
+import threading
+import time
 
 import httpx
 import numpy as np
@@ -33,10 +35,11 @@ def exported(tmp_path_factory):
 @pytest.fixture(scope="module")
 def server(exported):
     _, base, _ = exported
-    with running_server(create_app(ModelRepository(base, poll_s=0.0),
-                                   rest.Limits(max_batch=4, max_pixels=300 * 300,
-                                               max_body_bytes=2 ** 20))) as url:
+    repo = ModelRepository(base, poll_s=0.0)
+    with running_server(create_app(repo, rest.Limits(max_batch=4, max_pixels=300 * 300,
+                                                     max_body_bytes=2 ** 20))) as url:
         yield url
+    repo.close()
 
 
 def b64(data: bytes) -> dict:
@@ -149,17 +152,111 @@ def test_unknown_model_version_and_verb_are_404(server):
     assert httpx.get(f"{server}/v1/models/gmcml/nonsense").status_code == 404
 
 
+def _status(url: str) -> list[tuple[str, str]]:
+    return [(s["version"], s["state"]) for s in httpx.get(f"{url}/v1/models/gmcml").json()["model_version_status"]]
+
+
+def _wait_for(url: str, want: list[tuple[str, str]], deadline_s: float = 300.0) -> None:
+    """Polls the observable status (never a fixed client timeout a slow CPU can miss)."""
+    deadline = time.monotonic() + deadline_s
+    while _status(url) != want:
+        assert time.monotonic() < deadline, f"status stayed {_status(url)}, wanted {want}"
+        time.sleep(0.1)
+
+
 def test_new_version_is_picked_up_without_restart(exported, tmp_path):
     model, base, _ = exported
     repo_dir = tmp_path / "gmcml"
     shutil.copytree(base, repo_dir)
-    with running_server(create_app(ModelRepository(repo_dir, poll_s=0.0))) as url:
-        assert [s["version"] for s in httpx.get(f"{url}/v1/models/gmcml").json()["model_version_status"]] == ["1"]
-        export(model, repo_dir, image_size=SIZE, class_names=list(CATEGORIES))  # -> version 2
-        status = httpx.get(f"{url}/v1/models/gmcml").json()["model_version_status"]
-        assert [s["version"] for s in status] == ["2", "1"]
-        meta = httpx.get(f"{url}/v1/models/gmcml/metadata").json()
-        assert meta["model_spec"]["version"] == "2"
+    repo = ModelRepository(repo_dir, poll_s=0.1)
+    try:
+        with running_server(create_app(repo)) as url:
+            assert _status(url) == [("1", "AVAILABLE")]
+            export(model, repo_dir, image_size=SIZE, class_names=list(CATEGORIES))  # -> version 2
+            _wait_for(url, [("2", "AVAILABLE"), ("1", "END")])
+            meta = httpx.get(f"{url}/v1/models/gmcml/metadata").json()
+            assert meta["model_spec"]["version"] == "2"
+            r = httpx.get(f"{url}/v1/models/gmcml/versions/1/metadata")  # unloaded, as TF Serving
+            assert r.status_code == 404 and "Specific(gmcml, 1)" in r.json()["error"]
+    finally:
+        repo.close()
+
+
+def test_predicts_during_a_slow_load_are_answered_by_the_old_version(exported, tmp_path):
+    """A load that takes as long as the test wants: every predict meanwhile gets 200 from v1."""
+    from gmcml_tf.serving.repository import ModelRepository as Repo
+    _, base, _ = exported
+    repo_dir = tmp_path / "gmcml"
+    shutil.copytree(base, repo_dir)
+    release, started = threading.Event(), threading.Event()
+
+    def slow_loader(path):
+        servable = Repo._load_and_warm(path)
+        if path.name == "2":
+            started.set()
+            assert release.wait(120)
+        return servable
+
+    body = {"instances": [b64(png_bytes(seed=5))]}
+    repo = ModelRepository(repo_dir, poll_s=0.05, loader=slow_loader)
+    try:
+        with running_server(create_app(repo)) as url:
+            v1 = httpx.post(f"{url}/v1/models/gmcml:predict", json=body).json()["predictions"][0]
+            export(tiny_model(seed=1), repo_dir, image_size=SIZE, class_names=list(CATEGORIES))
+            assert started.wait(120)
+            assert _status(url) == [("2", "LOADING"), ("1", "AVAILABLE")]
+            for _ in range(10):
+                r = httpx.post(f"{url}/v1/models/gmcml:predict", json=body)
+                assert r.status_code == 200
+                assert r.json()["predictions"][0]["probabilities"] == v1["probabilities"]
+            assert httpx.post(f"{url}/v1/models/gmcml/versions/2:predict", json=body).status_code == 404
+            release.set()
+            _wait_for(url, [("2", "AVAILABLE"), ("1", "END")])
+            v2 = httpx.post(f"{url}/v1/models/gmcml:predict", json=body).json()["predictions"][0]
+            assert v2["probabilities"] != v1["probabilities"]  # another model answers now
+    finally:
+        release.set()
+        repo.close()
+
+
+def test_a_version_that_fails_to_load_is_reported_and_the_old_one_keeps_serving(exported, tmp_path):
+    _, base, _ = exported
+    repo_dir = tmp_path / "gmcml"
+    shutil.copytree(base, repo_dir)
+    logged = []
+    repo = ModelRepository(repo_dir, poll_s=0.05, log=logged.append)
+    try:
+        with running_server(create_app(repo)) as url:
+            broken = tmp_path / "staging"
+            broken.mkdir()
+            (broken / "saved_model.pb").write_bytes(b"not a protobuf")
+            broken.rename(repo_dir / "2")
+            deadline = time.monotonic() + 120
+            while _status(url)[0][1] != "END":
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            status = httpx.get(f"{url}/v1/models/gmcml").json()["model_version_status"]
+            assert [(s["version"], s["state"]) for s in status] == [("2", "END"), ("1", "AVAILABLE")]
+            assert status[0]["status"]["error_code"] == "UNKNOWN" and status[0]["status"]["error_message"]
+            assert status[1]["status"] == {"error_code": "OK", "error_message": ""}
+            assert len(logged) == 1 and "version 2" in logged[0] and "still serving [1]" in logged[0]
+            r = httpx.post(f"{url}/v1/models/gmcml:predict", json={"instances": [b64(png_bytes())]})
+            assert r.status_code == 200
+    finally:
+        repo.close()
+
+
+def test_the_served_version_is_loaded_and_warmed_up_before_the_first_request(exported):
+    _, base, _ = exported
+    calls = []
+
+    def loader(path):
+        calls.append(path.name)
+        return ModelRepository._load_and_warm(path)
+
+    repo = ModelRepository(base, loader=loader, watch=False)
+    assert calls == ["1"] and repo.versions() == [1]
+    assert repo.status("gmcml")[0].state == "AVAILABLE"
 
 
 def test_predict_names_an_unreadable_file(tmp_path):

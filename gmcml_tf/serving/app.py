@@ -65,16 +65,14 @@ def create_app(repo: ModelRepository, limits: rest.Limits | None = None) -> Star
         version = int(version) if version else None
         try:
             if request.method == "GET" and suffix == "":
-                servable = await run_in_threadpool(repo.get, name, version)
-                return JSONResponse(rest.model_status([servable.version] if version else
-                                                      repo.versions()))
+                return JSONResponse(rest.model_status(repo.status(name, version)))
             if request.method == "GET" and suffix == "/metadata":
-                servable = await run_in_threadpool(repo.get, name, version)
+                servable = repo.get(name, version)  # never waits: loads run in the background
                 return JSONResponse(rest.metadata(name, servable.version, servable.signatures))
             if request.method == "POST" and suffix == ":predict":
                 raw = await _read_body(request, limits.max_body_bytes)
                 body = rest.decode_body(raw)
-                servable = await run_in_threadpool(repo.get, name, version)
+                servable = repo.get(name, version)  # never waits: loads run in the background
                 return JSONResponse(await run_in_threadpool(_predict, servable, body))
             if suffix in (":classify", ":regress"):
                 return _error(f"{suffix[1:]} is not supported: these models expose predict "
@@ -90,14 +88,21 @@ def create_app(repo: ModelRepository, limits: rest.Limits | None = None) -> Star
 
 
 def serve(model: str, host: str = "127.0.0.1", port: int = 8501, name: str | None = None,
-          limits: rest.Limits | None = None, log_level: str = "warning") -> None:
+          limits: rest.Limits | None = None, log_level: str = "warning", policy: str = "latest",
+          versions: list[int] | None = None, poll_s: float = 1.0) -> None:
+    """Loads and warms up the served versions, binds the port, then announces the URL.
+
+    `saved_models/NAME/N` serves version N only (the specific policy); new versions are
+    picked up in the background every `poll_s` seconds.
+    """
     import socket
 
     import uvicorn
     from gmcml_tf.serving.repository import resolve_model_dir
-    base, _ = resolve_model_dir(model)
-    repo = ModelRepository(base, name=name)
-    # Bound here, before announcing the URL: a taken port is then one clear error (OSError).
+    base, version = resolve_model_dir(model)
+    if version is not None:
+        policy, versions = "specific", [version]
+    # Bound before loading: a taken port is one clear error (OSError) without a wasted load.
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
@@ -105,7 +110,15 @@ def serve(model: str, host: str = "127.0.0.1", port: int = 8501, name: str | Non
     except OSError as e:
         sock.close()
         raise OSError(e.errno, f"cannot listen on {host}:{port} ({e.strerror})") from None
+    try:
+        repo = ModelRepository(base, name=name, policy=policy, versions=versions, poll_s=poll_s)
+    except BaseException:
+        sock.close()
+        raise
     print(f"serving {repo.name} versions {repo.versions()} from {base} on http://{host}:{port}"
           f"/v1/models/{repo.name}", flush=True)
     server = uvicorn.Server(uvicorn.Config(create_app(repo, limits), log_level=log_level))
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    finally:
+        repo.close()

@@ -52,10 +52,13 @@ def top_k(classes, scores, k: int) -> list[list[dict]]:
 
 def predict_local(model_dir: str, images: list[bytes], k: int = 3) -> list[list[dict]]:
     import tensorflow as tf
-    from gmcml_tf.serving.repository import ModelRepository, NotFound, resolve_model_dir
+    from gmcml_tf.serving.repository import NotFound, list_versions, load_servable, resolve_model_dir
     try:
         base, version = resolve_model_dir(model_dir)
-        servable = ModelRepository(base).get(base.name, version)
+        on_disk = list_versions(base)
+        if not on_disk:
+            raise NotFound(f"{base}: no version folder (e.g. {base}/1/saved_model.pb)")
+        servable = load_servable(base / str(version or on_disk[-1]))
     except NotFound as e:
         raise PredictError(str(e)) from None
     try:

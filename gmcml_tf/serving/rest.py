@@ -52,10 +52,12 @@ def signature_def(fn) -> dict:
             "method_name": "tensorflow/serving/predict"}
 
 
-def model_status(versions: list[int]) -> dict:
+def model_status(states) -> dict:
+    """TF Serving's GetModelStatus body from VersionState-like objects (version, state, error)."""
     return {"model_version_status": [
-        {"version": str(v), "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}
-        for v in sorted(versions, reverse=True)]}
+        {"version": str(s.version), "state": s.state,
+         "status": {"error_code": "UNKNOWN" if s.error else "OK", "error_message": s.error}}
+        for s in sorted(states, key=lambda s: -s.version)]}
 
 
 def metadata(name: str, version: int, signatures: dict) -> dict:
