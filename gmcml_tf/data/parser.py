@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from gmcml_tf.data.augment import AugmentConfig, augment as augment_batch
+
 PIXEL_KEYS = ("image", "mask", "alpha")
 
 
@@ -46,7 +48,7 @@ def flip_rows(tensors: list[tf.Tensor], flip: tf.Tensor) -> list[tf.Tensor]:
 
 
 def preprocess(batch: dict, seed: tf.Tensor, *, image_size: int, stored_size: int | None,
-               background: bool, training: bool) -> dict:
+               background: bool, training: bool, augment: AugmentConfig | None = None) -> dict:
     """{"image", "mask", "alpha": uint8 at the stored size, ...} -> float32 at image_size.
 
     - background=False multiplies O by alpha *before* resizing: O rendered over black
@@ -55,11 +57,14 @@ def preprocess(batch: dict, seed: tf.Tensor, *, image_size: int, stored_size: in
     - training: a random horizontal flip (stateless, seeded, per row), the same for O,
       M and alpha so they stay aligned. Nothing alters M's colours: it is the
       reconstruction target (METHOD §2).
+    - training with an enabled `augment`: `gmcml_tf.data.augment` instead of the bare flip.
     """
     image, mask, alpha = (tf.cast(batch[k], tf.float32) * (1.0 / 255.0) for k in PIXEL_KEYS)
     if not background:
         image = image * alpha
     px = [resize(x, stored_size, image_size) for x in (image, mask, alpha)]
-    if training:
+    if training and augment is not None and augment.enabled:
+        px = list(augment_batch(*px, seed, augment))
+    elif training:
         px = flip_rows(px, tf.random.stateless_uniform([tf.shape(image)[0]], seed=seed) < 0.5)
     return {**batch, **dict(zip(PIXEL_KEYS, px))}

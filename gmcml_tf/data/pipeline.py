@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from gmcml_tf.data.decoder import META_KEYS, PNG_KEYS, decode_batch, is_close, parse_batch
 from gmcml_tf.data.parser import preprocess
-from gmcml_tf.data.samplers import RecordIndex, sample_set
+from gmcml_tf.data.samplers import RecordIndex, balanced_draw, sample_set
 from gmcml_tf.data.shards import DataError, image_problems, list_shards, open_split, read_manifest
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -26,7 +26,8 @@ def make_dataset(data_dir: str, split: str, *, image_size: int, batch_size: int,
                  triplets: bool = False, background: bool = True, close_only: bool = False,
                  training: bool = True, seed: int = 0, shuffle_buffer: int = 2048,
                  cache: bool = False, repeat: bool | None = None,
-                 with_meta: bool = False, skip_corrupt: bool = False) -> tf.data.Dataset:
+                 with_meta: bool = False, skip_corrupt: bool = False, augment=None,
+                 balanced: bool = False) -> tf.data.Dataset:
     """Batches of {"image", "mask", "alpha", "label"} (+ pose metadata with `with_meta`).
 
     image (N, S, S, 3) float32 in [0, 1] (O), mask (N, S, S, 3) float32 in [0, 1] (M),
@@ -45,6 +46,11 @@ def make_dataset(data_dir: str, split: str, *, image_size: int, batch_size: int,
       light_index (int32), azimuth, elevation (float32) per row.
     - skip_corrupt: leave out shards that fail the checks of `shards.open_split` (the
       default stops with a DataError naming the shard).
+    - augment (training only): a `gmcml_tf.data.augment.AugmentConfig`; None or disabled
+      keeps the bare random flip.
+    - balanced (training only): every category equally likely per draw, for plain
+      batches and for the references of multi-triplet sets (`samplers.balanced_draw`);
+      plain batches then gather from the in-memory record index like triplet batches.
     """
     if int(image_size) < 16:
         raise DataError(f"image_size must be >= 16, not {image_size}")
@@ -57,13 +63,14 @@ def make_dataset(data_dir: str, split: str, *, image_size: int, batch_size: int,
     stored = read_manifest(data_dir).get("size")
     repeat = training if repeat is None else bool(repeat)
     seed = int(seed)
-    if triplets:
-        ds, decode, records = _triplet_batches(files, stored, close_only, training, repeat, seed,
-                                               batch_size, with_meta)
+    balanced = bool(balanced) and training
+    if triplets or balanced:
+        ds, decode, records = _indexed_batches(files, stored, close_only, training, repeat, seed,
+                                               batch_size, with_meta, triplets, balanced)
     else:
         ds, decode = _plain_batches(files, stored, close_only, training, repeat, seed, batch_size,
                                     shuffle_buffer, cache, with_meta)
-    if not repeat and not (close_only and not triplets):
+    if not repeat and not (close_only and not triplets) and not balanced:
         # A known length: Keras then sizes evaluate() and its progress bar without a warning.
         n = records // batch_size if training else -(-records // batch_size)
         ds = ds.apply(tf.data.experimental.assert_cardinality(n))
@@ -73,7 +80,7 @@ def make_dataset(data_dir: str, split: str, *, image_size: int, batch_size: int,
         # never meets the sampler's (i >= 0).
         return preprocess(decode(batch), tf.stack([tf.constant(seed, tf.int64), -1 - i]),
                           image_size=image_size, stored_size=stored, background=background,
-                          training=training)
+                          training=training, augment=augment)
 
     ds = ds.enumerate().map(parse, num_parallel_calls=AUTOTUNE, deterministic=True)
     options = tf.data.Options()
@@ -120,26 +127,38 @@ def _require_close(files: list[str]) -> None:
     raise DataError(f"{folder}: no close-shot records (render with camera.close_fraction > 0)")
 
 
-def _triplet_batches(files, stored, close_only, training, repeat, seed, batch_size, with_meta):
-    """Batches of (batch_size, SET_SIZE) record numbers, their decoder (gather, then decode)
-    and the number of sets in one pass."""
+def _indexed_batches(files, stored, close_only, training, repeat, seed, batch_size, with_meta,
+                     triplets, balanced):
+    """Batches of record numbers from the in-memory `RecordIndex` ((batch_size, SET_SIZE)
+    sets, or (batch_size,) records), their decoder (gather, then decode) and the number
+    of draws in one pass."""
     index = RecordIndex.load(files, close_only)
-    refs = tf.data.Dataset.range(index.size)
-    if training:
-        refs = refs.shuffle(index.size, seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        refs = refs.repeat()
+    if balanced:  # an endless stream of class-balanced draws; their seeds (seed + 2^40, i)
+        draw_seed = tf.constant(seed + 2 ** 40, tf.int64)  # never meet the sets' (seed, i)
+        refs = tf.data.Dataset.range(2 ** 62).map(
+            lambda i: tf.cast(balanced_draw(index, tf.stack([draw_seed, i])), tf.int64))
+        if not repeat:
+            refs = refs.take(index.size)
+    else:
+        refs = tf.data.Dataset.range(index.size)
+        if training:
+            refs = refs.shuffle(index.size, seed=seed, reshuffle_each_iteration=True)
+        if repeat:
+            refs = refs.repeat()
 
     def sample(i, ref):
         return sample_set(index, tf.cast(ref, tf.int32), tf.stack([tf.constant(seed, tf.int64), i]))
 
     keys = ["label", *PNG_KEYS] + (list(META_KEYS) if with_meta else [])
 
-    def decode(sets):
-        rows = tf.reshape(sets, [-1])  # set-major: rows 5s .. 5s+4 are set s
+    def decode(rows):
+        rows = tf.reshape(rows, [-1])  # set-major: rows 5s .. 5s+4 are set s
         return decode_batch({k: tf.gather(index.records[k], rows) for k in keys}, stored, with_meta)
 
-    ds = refs.enumerate().map(sample, num_parallel_calls=AUTOTUNE, deterministic=True)
+    if triplets:
+        ds = refs.enumerate().map(sample, num_parallel_calls=AUTOTUNE, deterministic=True)
+    else:
+        ds = refs.map(lambda r: tf.cast(r, tf.int32))
     return ds.batch(batch_size, drop_remainder=training), decode, index.size
 
 

@@ -143,3 +143,13 @@ def sample_set(index: RecordIndex, ref: tf.Tensor, seed: tf.Tensor) -> tf.Tensor
     picks = tf.gather(index.cat_start, [c1, c2]) + tf.minimum(
         tf.cast(u * tf.cast(counts, tf.float32), tf.int32), counts - 1)
     return tf.stack([ref, positive, same_class_negative, picks[0], picks[1]])
+
+
+def balanced_draw(index: RecordIndex, seed: tf.Tensor) -> tf.Tensor:
+    """One record number: a present category drawn uniformly, then one of its records
+    uniformly, so every category is equally likely whatever the library's imbalance."""
+    s = tf.random.experimental.stateless_split(seed, 2)
+    k = tf.random.stateless_uniform([], seed=s[0], maxval=tf.shape(index.present)[0], dtype=tf.int32)
+    label = index.present[k]
+    count = index.cat_count[label]
+    return index.cat_start[label] + tf.random.stateless_uniform([], seed=s[1], maxval=count, dtype=tf.int32)

@@ -1,0 +1,176 @@
+"""Training-time augmentation of rendered batches, for the transfer to real photos.
+
+Renders are tight, centred, sharp, noise-free crops with a hard object edge; photos are
+none of these. Two groups, both batched (one op per batch) and stateless (a seed per
+batch, so a run is reproducible):
+
+- geometric: one random similarity per image (scale from the crop area and aspect,
+  translation, small rotation, horizontal flip) applied to O, M and alpha alike, so
+  the reconstruction target stays aligned with the input. O is filled by reflection
+  where the view leaves the render (the background continues); M and alpha by 0
+  (nothing is there).
+- photometric, on O only (M is a regression target and keeps its colours): brightness,
+  contrast, saturation, hue, grayscale, Gaussian blur, sensor noise, JPEG re-encoding,
+  random erasing.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import tensorflow as tf
+
+from tfrecords_tools.configlib import ConfigError, check_range
+
+
+@dataclasses.dataclass
+class AugmentConfig:
+    enabled: bool = True
+    crop_area: list[float] = dataclasses.field(default_factory=lambda: [0.6, 1.0])  # of the image
+    crop_aspect: list[float] = dataclasses.field(default_factory=lambda: [0.75, 1.333])
+    rotation_deg: float = 10.0
+    flip: bool = True
+    brightness: float = 0.2          # delta in [-b, b]
+    contrast: list[float] = dataclasses.field(default_factory=lambda: [0.7, 1.3])
+    saturation: list[float] = dataclasses.field(default_factory=lambda: [0.6, 1.4])
+    hue: float = 0.05                # fraction of a turn, in [-h, h]
+    grayscale: float = 0.15          # probability
+    blur: float = 0.2                # probability of a Gaussian blur (sigma 0.5-1.5 px)
+    noise: float = 0.3               # probability of Gaussian sensor noise
+    noise_std: float = 0.04          # its largest standard deviation
+    jpeg: float = 0.3                # probability of JPEG re-encoding at quality 30-95
+    erase: float = 0.25              # probability of one erased rectangle (2-15 % of the area)
+
+    def validate(self, p: str) -> None:
+        for name in ("crop_area", "crop_aspect", "contrast", "saturation"):
+            lo_hi = getattr(self, name)
+            if len(lo_hi) != 2 or not 0 < lo_hi[0] <= lo_hi[1]:
+                raise ConfigError(f"{p}.{name}: expected [low, high] with 0 < low <= high, got {lo_hi}")
+        if self.crop_area[1] > 1:
+            raise ConfigError(f"{p}.crop_area: at most 1 (a crop inside the render), got {self.crop_area}")
+        check_range(f"{p}.rotation_deg", self.rotation_deg, 0.0, 45.0)
+        check_range(f"{p}.brightness", self.brightness, 0.0, 1.0)
+        check_range(f"{p}.hue", self.hue, 0.0, 0.5)
+        check_range(f"{p}.noise_std", self.noise_std, 0.0, 1.0)
+        for name in ("grayscale", "blur", "noise", "jpeg", "erase"):
+            check_range(f"{p}.{name}", getattr(self, name), 0.0, 1.0)
+
+
+def _uniform(seed, n, lo, hi):
+    return tf.random.stateless_uniform([n], seed=seed, minval=lo, maxval=hi)
+
+
+def _chance(seed, n, p):
+    return tf.random.stateless_uniform([n], seed=seed) < p
+
+
+def _transforms(seed, n, size: int, cfg: AugmentConfig) -> tf.Tensor:
+    """(n, 8) projective transforms (output pixel -> input pixel) of random similarities."""
+    s = tf.random.experimental.stateless_split(seed, 6)
+    area = _uniform(s[0], n, *cfg.crop_area)
+    log_aspect = _uniform(s[1], n, math.log(cfg.crop_aspect[0]), math.log(cfg.crop_aspect[1]))
+    aspect = tf.exp(log_aspect)
+    w = tf.minimum(tf.sqrt(area * aspect), 1.0)   # crop side / image side
+    h = tf.minimum(tf.sqrt(area / aspect), 1.0)
+    cx = 0.5 + (1.0 - w) * (_uniform(s[2], n, 0.0, 1.0) - 0.5)  # the crop stays inside
+    cy = 0.5 + (1.0 - h) * (_uniform(s[3], n, 0.0, 1.0) - 0.5)
+    theta = _uniform(s[4], n, -1.0, 1.0) * (cfg.rotation_deg * math.pi / 180.0)
+    flip = tf.where(_chance(s[5], n, 0.5 if cfg.flip else 0.0), -1.0, 1.0)
+    cos, sin = tf.cos(theta), tf.sin(theta)
+    # in = centre + scale * R(theta) * diag(flip, 1) * (out - S/2), on pixel centres (+0.5)
+    a0, a1 = w * cos * flip, -w * sin
+    b0, b1 = h * sin * flip, h * cos
+    half = size / 2.0
+    a2 = cx * size - 0.5 - (a0 + a1) * (half - 0.5)
+    b2 = cy * size - 0.5 - (b0 + b1) * (half - 0.5)
+    zero = tf.zeros_like(a0)
+    return tf.stack([a0, a1, a2, b0, b1, b2, zero, zero], axis=1)
+
+
+def _warp(images, transforms, fill_mode: str):
+    return tf.raw_ops.ImageProjectiveTransformV3(
+        images=images, transforms=transforms, output_shape=tf.shape(images)[1:3],
+        fill_value=0.0, interpolation="BILINEAR", fill_mode=fill_mode)
+
+
+_YIQ = tf.constant([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+_RGB = tf.linalg.inv(_YIQ)
+
+
+def _hue_rotation(angle):
+    """(n, 3, 3) RGB -> RGB matrices rotating the chroma plane of YIQ by `angle`."""
+    c, s = tf.cos(angle), tf.sin(angle)
+    one, zero = tf.ones_like(c), tf.zeros_like(c)
+    rot = tf.reshape(tf.stack([one, zero, zero, zero, c, -s, zero, s, c], axis=1), [-1, 3, 3])
+    return tf.einsum("ij,njk,kl->nil", _RGB, rot, _YIQ)
+
+
+def _gaussian_blur(images, sigma: float = 1.0):
+    radius = 2
+    x = tf.range(-radius, radius + 1, dtype=tf.float32)
+    k = tf.exp(-0.5 * (x / sigma) ** 2)
+    k = k / tf.reduce_sum(k)
+    kx = tf.tile(tf.reshape(k, [1, -1, 1, 1]), [1, 1, 3, 1])
+    ky = tf.tile(tf.reshape(k, [-1, 1, 1, 1]), [1, 1, 3, 1])
+    padded = tf.pad(images, [[0, 0], [radius, radius], [radius, radius], [0, 0]], mode="SYMMETRIC")
+    out = tf.nn.depthwise_conv2d(padded, kx, [1, 1, 1, 1], "VALID")
+    return tf.nn.depthwise_conv2d(out, ky, [1, 1, 1, 1], "VALID")
+
+
+def _jpeg(images, quality):
+    """Per-image JPEG re-encoding; quality 100 means "leave as is"."""
+    def one(args):
+        img, q = args
+        return tf.cond(q < 100, lambda: tf.image.adjust_jpeg_quality(img, q), lambda: img)
+    return tf.map_fn(one, (images, quality), fn_output_signature=tf.float32)
+
+
+def photometric(o, seed, cfg: AugmentConfig):
+    """O (n, S, S, 3) in [0, 1] -> the same with random colour, blur, noise, JPEG, erasing."""
+    n = tf.shape(o)[0]
+    s = tf.random.experimental.stateless_split(seed, 16)
+    col = lambda v: tf.reshape(v, [-1, 1, 1, 1])  # noqa: E731
+    o = o + col(_uniform(s[0], n, -cfg.brightness, cfg.brightness))
+    mean = tf.reduce_mean(o, axis=[1, 2, 3], keepdims=True)
+    o = mean + (o - mean) * col(_uniform(s[1], n, *cfg.contrast))
+    gray = tf.reduce_sum(o * [0.299, 0.587, 0.114], axis=-1, keepdims=True)
+    o = gray + (o - gray) * col(_uniform(s[2], n, *cfg.saturation))
+    if cfg.hue > 0:
+        o = tf.einsum("nij,nhwj->nhwi", _hue_rotation(_uniform(s[3], n, -cfg.hue, cfg.hue) * 2 * math.pi), o)
+    gray = tf.reduce_sum(o * [0.299, 0.587, 0.114], axis=-1, keepdims=True)
+    o = tf.where(col(_chance(s[4], n, cfg.grayscale)), tf.tile(gray, [1, 1, 1, 3]), o)
+    o = tf.clip_by_value(o, 0.0, 1.0)
+    if cfg.blur > 0:  # a mix of sharp and sigma-1.5 blur: any strength in between
+        t = tf.where(_chance(s[5], n, cfg.blur), _uniform(s[6], n, 0.3, 1.0), 0.0)
+        o = o + col(t) * (_gaussian_blur(o, 1.5) - o)
+    if cfg.noise > 0:
+        std = tf.where(_chance(s[7], n, cfg.noise), _uniform(s[8], n, 0.0, cfg.noise_std), 0.0)
+        o = o + col(std) * tf.random.stateless_normal(tf.shape(o), seed=s[9])
+        o = tf.clip_by_value(o, 0.0, 1.0)
+    if cfg.jpeg > 0:
+        q = tf.where(_chance(s[10], n, cfg.jpeg),
+                     tf.cast(_uniform(s[11], n, 30.0, 96.0), tf.int32), 100)
+        o = _jpeg(o, q)
+    if cfg.erase > 0:
+        size = tf.cast(tf.shape(o)[1], tf.float32)
+        area = _uniform(s[12], n, 0.02, 0.15)
+        side = tf.sqrt(area) * size
+        corner = tf.random.stateless_uniform([n, 2], seed=s[13]) * (size - side[:, None])
+        grid = tf.range(size)
+        inside_y = (grid[None] >= corner[:, :1]) & (grid[None] < corner[:, :1] + side[:, None])
+        inside_x = (grid[None] >= corner[:, 1:]) & (grid[None] < corner[:, 1:] + side[:, None])
+        box = inside_y[:, :, None] & inside_x[:, None, :] & col(_chance(s[14], n, cfg.erase))[..., 0]
+        fill = tf.random.stateless_uniform(tf.shape(o), seed=s[15])
+        o = tf.where(box[..., None], fill, o)
+    return tf.clip_by_value(o, 0.0, 1.0)
+
+
+def augment(o, m, alpha, seed, cfg: AugmentConfig):
+    """Geometric (O, M, alpha alike) then photometric (O only) augmentation of a batch."""
+    s = tf.random.experimental.stateless_split(seed, 2)
+    n = tf.shape(o)[0]
+    t = _transforms(s[0], n, int(o.shape[1]), cfg)
+    o = _warp(o, t, "REFLECT")
+    targets = _warp(tf.concat([m, alpha], axis=-1), t, "CONSTANT")
+    m, alpha = targets[..., :3], targets[..., 3:]
+    return photometric(o, s[1], cfg), m, alpha
