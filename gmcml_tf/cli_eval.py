@@ -14,12 +14,17 @@ def _photos(args):
 def cmd_evaluate(args) -> int:
     from gmcml_tf.evaluate import evaluate_and_save
     from gmcml_tf.workdir import load_run
+    flip = {"on": True, "off": False}.get(args.flip)
     r, out = evaluate_and_save(load_run(args.workdir), _photos(args), args.json,
-                               gallery_dir=args.gallery, fit=args.fit,
+                               gallery_dir=args.gallery, fit=args.fit, flip=flip,
                                restrict_to_present=args.restrict_to_present,
                                skip_corrupt=True if args.skip_corrupt else None)
-    print(f"{r['n']} real photos from {r['source']} (fit {r['fit']}"
+    print(f"{r['n']} real photos from {r['source']} (fit {r['fit']}{', flip-averaged' if r['flip'] else ''}"
           f"{', argmax over present classes' if r['restrict_to_present'] else ''}):")
+    if r.get("transductive"):
+        a = r["transductive"]
+        print(f"  TRANSDUCTIVE: batch norms re-estimated on {a['images']} photos of {a['photos']} "
+              "(gmcml-tf adapt); report apart from inductive results")
     print(f"  accuracy {r['accuracy']:.3f}   mean per-class {r['mean_per_class_accuracy']:.3f}   "
           f"nearest-neighbour {r['nn_accuracy']:.3f} (gallery: {r['gallery']['n']} renders)")
     for cat, v in r["per_class"].items():
@@ -35,6 +40,18 @@ def cmd_evaluate(args) -> int:
         print(f"  ignored folders that map to no category: {', '.join(r['unmapped_folders'])} "
               "(map one with --alias NAME=CATEGORY)")
     print(f"  wrote {out} and {', '.join(Path(p).name for p in r['plots'].values())}")
+    return 0
+
+
+def cmd_adapt(args) -> int:
+    from gmcml_tf.adapt import adapt
+    r = adapt(args.workdir, args.photos, args.out, batch_size=args.batch_size, seed=args.seed,
+              fit=args.fit)
+    print(f"adapted {r['adapted_from']} -> {r['workdir']}: batch-norm statistics from {r['images']} "
+          f"photos of {r['photos']}" + (f" ({r['undecodable']} undecodable, left out)" if r["undecodable"] else ""))
+    print(f"  evaluate: gmcml-tf evaluate --workdir {r['workdir']} --real DIR   (transductive when "
+          "DIR holds these photos)")
+    print(f"  export:   gmcml-tf export --workdir {r['workdir']}")
     return 0
 
 
@@ -74,10 +91,20 @@ def add_commands(sub, positive_int) -> None:
     _photo_flags(e)
     e.add_argument("--gallery", help="shards for nearest-neighbour (default: the run's data, val split)")
     e.add_argument("--fit", choices=["stretch", "pad", "crop"], help="photo fitting (default: eval.fit)")
+    e.add_argument("--flip", choices=["on", "off"], help="average each photo with its mirror (default: eval.flip)")
     e.add_argument("--json", help="output JSON (default RUN/evaluation/real.json; PNGs beside it)")
     e.add_argument("--skip-corrupt", action="store_true",
                    help="leave corrupt gallery shards out (listed) instead of stopping")
     e.set_defaults(func=cmd_evaluate)
+
+    ad = sub.add_parser("adapt", help="re-estimate batch-norm statistics on unlabelled photos (AdaBN)")
+    ad.add_argument("--workdir", required=True, help="a `gmcml-tf fit` run folder")
+    ad.add_argument("--photos", required=True, help="folder of photos (flat or in sub-folders; labels ignored)")
+    ad.add_argument("--out", required=True, help="the new run folder to write")
+    ad.add_argument("--batch-size", type=positive_int, default=64)
+    ad.add_argument("--fit", choices=["stretch", "pad", "crop"], help="photo fitting (default: eval.fit)")
+    ad.add_argument("--seed", type=int, default=0, help="order of the photos in batches")
+    ad.set_defaults(func=cmd_adapt)
 
     a = sub.add_parser("ablate", help="train and evaluate the ablations of paper Tables I-III")
     a.add_argument("--configs", default="gm_cml,gm_ml,vc,fcn,deconvnet,zigzagnet,squeezenet,alexnet_small",

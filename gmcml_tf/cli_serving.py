@@ -9,7 +9,8 @@ def cmd_export(args) -> int:
     from gmcml_tf.workdir import load_run
     run = load_run(args.workdir)
     out = args.out or f"saved_models/{run.config.model.recon}_{run.config.model.classifier}"
-    s = export_run(run, out, fit=args.fit, version=args.version)
+    s = export_run(run, out, fit=args.fit, version=args.version,
+                   flip={"on": True, "off": False}.get(args.flip))
     print(f"exported {s['path']} ({s['size_mb']} MB; signatures serving_default (image bytes), "
           f"predict_images (float32); reload check max |dp| = {s['max_abs_probability_difference']:.1e})")
     print(f"  serve: gmcml-tf serve --model {out}   or TF Serving: see README 'Serving'")
@@ -57,6 +58,8 @@ def add_commands(sub, bench, positive_int) -> None:
     e.add_argument("--out", help="model base folder (default saved_models/<recon>_<classifier>)")
     e.add_argument("--version", type=positive_int, help="default: the next free integer")
     e.add_argument("--fit", choices=["stretch", "pad", "crop"], help="photo fitting (default: eval.fit)")
+    e.add_argument("--flip", choices=["on", "off"],
+                   help="scores averaged with the mirror image in the graph (default: eval.flip)")
     e.set_defaults(func=cmd_export)
 
     p = sub.add_parser("predict", help="top-k classes of images, in-process or from a server")

@@ -13,7 +13,19 @@ from pathlib import Path
 from tfrecords_tools.configlib import ConfigError, apply_overrides, from_dict, read_yaml
 from tfrecords_tools.render_config import RenderConfig
 
+from gmcml_tf.preprocess import FIT_MODES
 from gmcml_tf.train_config import ModelConfig, TrainConfig
+
+
+@dataclasses.dataclass
+class EvalConfig:
+    """How photos meet the model, in `evaluate` and in the exported SavedModel."""
+    fit: str = "stretch"     # stretch | pad (letterbox) | crop (centre square)
+    flip: bool = False       # average the scores of each photo and its mirror image
+
+    def validate(self, p: str = "eval") -> None:
+        if self.fit not in FIT_MODES:
+            raise ConfigError(f"{p}.fit: {self.fit!r} must be one of {', '.join(FIT_MODES)}")
 
 __all__ = ["ConfigError", "ExperimentConfig", "load_config"]
 
@@ -23,6 +35,7 @@ class ExperimentConfig:
     render: RenderConfig = dataclasses.field(default_factory=RenderConfig)
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    eval: EvalConfig = dataclasses.field(default_factory=EvalConfig)
 
 
 def _qualify(override: str, sections: list[str]) -> str:
@@ -36,7 +49,8 @@ def _qualify(override: str, sections: list[str]) -> str:
     if head in sections:
         return override
     owners = {}
-    for section, cls in (("render", RenderConfig), ("train", TrainConfig), ("model", ModelConfig)):
+    for section, cls in (("render", RenderConfig), ("train", TrainConfig), ("model", ModelConfig),
+                         ("eval", EvalConfig)):
         for f in dataclasses.fields(cls):
             owners.setdefault(f.name, section)
     if head not in owners:  # a typo: send it where the closest key lives, for the hint

@@ -90,15 +90,16 @@ def _crop(image, box):
     return tf.image.crop_to_bounding_box(image, ix[0], ix[1], tf.maximum(ix[2], 1), tf.maximum(ix[3], 1))
 
 
-def run_model(model, batches, keep_images: int = 0) -> dict:
+def run_model(model, batches, keep_images: int = 0, flip: bool = False) -> dict:
     """Logits, descriptors (and the first `keep_images` inputs and reconstructions) of batches
-    of (index, image) or dicts with "image"/"label"."""
+    of (index, image) or dicts with "image"/"label"; `flip`: gmcml_tf.inference.predict."""
+    from gmcml_tf.inference import predict
     out = {"index": [], "logits": [], "descriptor": [], "label": [], "image": [], "reconstruction": []}
     kept = 0
 
     @tf.function(reduce_retracing=True)
     def infer(x):
-        return model(x, training=False)
+        return predict(model, x, flip)
 
     for batch in batches:
         if isinstance(batch, dict):
@@ -148,12 +149,14 @@ def evaluate_and_save(run, photos: PhotoSet, out_json: str | Path | None = None,
 
 def evaluate(run, photos: PhotoSet, *, gallery_dir: str | None = None,
              restrict_to_present: bool = False, fit: str | None = None, batch_size: int = 32,
-             plots_dir: str | Path | None = None, skip_corrupt: bool | None = None) -> dict:
+             plots_dir: str | Path | None = None, skip_corrupt: bool | None = None,
+             flip: bool | None = None) -> dict:
     """Real-photo metrics of `run`; `skip_corrupt` (default: the run's train.skip_corrupt)
     leaves corrupt gallery shards out instead of stopping with the shard's name."""
     cfg, model = run.config, run.model
     size, fit = cfg.model.image_size, fit or run.fit
-    res = run_model(model, photo_dataset(photos, size, fit, batch_size), keep_images=16)
+    flip = run.flip if flip is None else flip
+    res = run_model(model, photo_dataset(photos, size, fit, batch_size), keep_images=16, flip=flip)
     ok = res["index"].astype(int)
     skipped = {photos.photos[i].path: _why_undecodable(photos.photos[i].path)
                for i in sorted(set(range(len(photos.photos))) - set(ok))}
@@ -168,7 +171,12 @@ def evaluate(run, photos: PhotoSet, *, gallery_dir: str | None = None,
     if not restrict_to_present:  # also the paper-like view: every test class present
         r = classification_metrics(y_true, restrict(res["logits"], present).argmax(1), run.class_names)
         result["present_classes_only"] = {k: r[k] for k in ("accuracy", "mean_per_class_accuracy")}
-    result.update({"source": photos.source, "fit": fit, "restrict_to_present": restrict_to_present,
+    from gmcml_tf.adapt import adaptation_of
+    adapted = adaptation_of(run.path)
+    if adapted:  # batch norms fitted to a photo folder: say so beside every number
+        result["transductive"] = adapted
+    result.update({"source": photos.source, "fit": fit, "flip": flip,
+                   "restrict_to_present": restrict_to_present,
                    "skipped": {**photos.skipped, **skipped}, "unmapped_folders": photos.unmapped,
                    "image_size": size, "workdir": str(run.path)})
     gal_dir = gallery_dir or cfg.train.data

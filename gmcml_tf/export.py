@@ -7,7 +7,8 @@ Two signatures, preprocessing inside the graph so clients send raw images:
 Both return `probabilities` (N, 12), `class_id` int64, `class_name` string,
 `classes` / `scores` (every class name and probability, best first), `descriptor` and, for models with a reconstruction net, `reconstruction` (M' as
 uint8 RGB). The graph runs the test mode of METHOD §6, cls(ren(map(O)), O): dropout
-and the adaptive noise are off. Class names live in the graph and in
+and the adaptive noise are off; with `flip` the scores average the image and its mirror
+(gmcml_tf.inference). Class names live in the graph and in
 `assets.extra/gmcml.json` beside it.
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from gmcml_tf.inference import predict
 from gmcml_tf.preprocess import check_fit, decode_image, fit_to_square
 from gmcml_tf.errors import ExportError  # noqa: F401  (re-exported)
 
@@ -36,8 +38,8 @@ def next_version(base: Path) -> int:
     return max(versions, default=0) + 1
 
 
-def _outputs(model: keras.Model, images: tf.Tensor, class_names: tf.Tensor) -> dict:
-    out = model(images, training=False)
+def _outputs(model: keras.Model, images: tf.Tensor, class_names: tf.Tensor, flip: bool) -> dict:
+    out = predict(model, images, flip)
     probabilities = tf.nn.softmax(tf.cast(out["logits"], tf.float32), axis=-1)
     class_id = tf.argmax(probabilities, axis=-1, output_type=tf.int64)
     result = {"probabilities": probabilities, "class_id": class_id,
@@ -55,7 +57,7 @@ def _outputs(model: keras.Model, images: tf.Tensor, class_names: tf.Tensor) -> d
 
 
 def build_archive(model: keras.Model, image_size: int, class_names: list[str],
-                  fit: str = "stretch") -> keras.export.ExportArchive:
+                  fit: str = "stretch", flip: bool = False) -> keras.export.ExportArchive:
     check_fit(fit)
     names = tf.constant(class_names)
     archive = keras.export.ExportArchive()
@@ -64,10 +66,10 @@ def build_archive(model: keras.Model, image_size: int, class_names: list[str],
     def from_bytes(images):
         decoded = tf.map_fn(lambda b: fit_to_square(decode_image(b), image_size, fit), images,
                             fn_output_signature=tf.TensorSpec([image_size, image_size, 3], tf.float32))
-        return _outputs(model, decoded, names)
+        return _outputs(model, decoded, names, flip)
 
     def from_floats(images):
-        return _outputs(model, fit_to_square(images, image_size, fit), names)
+        return _outputs(model, fit_to_square(images, image_size, fit), names, flip)
 
     archive.add_endpoint("serving_default", from_bytes,
                          input_signature=[tf.TensorSpec([None], tf.string, name="images")])
@@ -77,7 +79,8 @@ def build_archive(model: keras.Model, image_size: int, class_names: list[str],
 
 
 def export(model: keras.Model, base: str | Path, *, image_size: int, class_names: list[str],
-           fit: str = "stretch", version: int | None = None, metadata: dict | None = None,
+           fit: str = "stretch", flip: bool = False, version: int | None = None,
+           metadata: dict | None = None,
            check_images: np.ndarray | None = None, tolerance: float = 1e-4) -> dict:
     """Write `base/<version>/` atomically, reload it, and check it against the Keras model.
 
@@ -95,15 +98,15 @@ def export(model: keras.Model, base: str | Path, *, image_size: int, class_names
     base.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{version}.tmp-", dir=base))
     try:
-        build_archive(model, image_size, class_names, fit).write_out(str(tmp), verbose=False)
-        meta = {"class_names": list(class_names), "image_size": image_size, "fit": fit,
+        build_archive(model, image_size, class_names, fit, flip).write_out(str(tmp), verbose=False)
+        meta = {"class_names": list(class_names), "image_size": image_size, "fit": fit, "flip": flip,
                 "signatures": list(SIGNATURES), **(metadata or {})}
         (tmp / METADATA_FILE).parent.mkdir(parents=True, exist_ok=True)
         (tmp / METADATA_FILE).write_text(json.dumps(meta, indent=2))
         if check_images is None:
             check_images = np.random.default_rng(0).random((4, image_size, image_size, 3),
                                                            dtype=np.float32)
-        diff = _check(model, tmp, check_images)
+        diff = _check(model, tmp, check_images, flip)
         if diff > tolerance:
             raise ExportError(f"{final}: reloaded SavedModel differs from the Keras model "
                               f"(max |dp| = {diff:.2e} > {tolerance:g}); nothing written")
@@ -112,21 +115,23 @@ def export(model: keras.Model, base: str | Path, *, image_size: int, class_names
         shutil.rmtree(tmp, ignore_errors=True)
     size = sum(p.stat().st_size for p in final.rglob("*") if p.is_file())
     return {"path": str(final), "version": version, "size_mb": round(size / 2 ** 20, 2),
-            "max_abs_probability_difference": diff, "image_size": image_size, "fit": fit}
+            "max_abs_probability_difference": diff, "image_size": image_size, "fit": fit, "flip": flip}
 
 
-def export_run(run, base: str | Path, fit: str | None = None, version: int | None = None) -> dict:
-    """Export a finished `gmcml-tf fit` run (gmcml_tf.workdir.Run), recording where it came from."""
+def export_run(run, base: str | Path, fit: str | None = None, version: int | None = None,
+               flip: bool | None = None) -> dict:
+    """Export a finished `gmcml-tf fit` run (gmcml_tf.workdir.Run), recording where it came from;
+    `fit` and `flip` default to the run's eval section."""
     cfg = run.config
     return export(run.model, base, image_size=cfg.model.image_size, class_names=run.class_names,
-                  fit=fit or run.fit, version=version,
+                  fit=fit or run.fit, flip=run.flip if flip is None else flip, version=version,
                   metadata={"workdir": str(run.path), "seed": cfg.train.seed})
 
 
-def _check(model: keras.Model, path: Path, images: np.ndarray) -> float:
+def _check(model: keras.Model, path: Path, images: np.ndarray, flip: bool = False) -> float:
     loaded = tf.saved_model.load(str(path))
     got = loaded.signatures["predict_images"](images=tf.constant(images, tf.float32))
-    want = tf.nn.softmax(tf.cast(model(images, training=False)["logits"], tf.float32), axis=-1)
+    want = tf.nn.softmax(predict(model, tf.constant(images, tf.float32), flip)["logits"], axis=-1)
     return float(np.max(np.abs(got["probabilities"].numpy() - want.numpy())))
 
 

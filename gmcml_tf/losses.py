@@ -32,6 +32,25 @@ def kl_divergence(mu, log_var) -> tf.Tensor:
     return posterior.kl_divergence(prior)
 
 
+def kl_per_dimension(mu, log_var) -> tf.Tensor:
+    """The terms of eq. (12) one latent dimension at a time, shape (B, D); their sum over D
+    is `kl_divergence`."""
+    mu, log_var = _f32(mu), _f32(log_var)
+    return tfd.Normal(loc=mu, scale=tf.exp(0.5 * log_var)).kl_divergence(
+        tfd.Normal(loc=tf.zeros_like(mu), scale=tf.ones_like(mu)))
+
+
+def free_bits_kl(mu, log_var, free_bits: float) -> tf.Tensor:
+    """sum_d max(E_batch[KL_d], lambda): L_enc with "free bits" (Kingma et al. 2016), scalar.
+
+    A departure from eq. (12): a dimension that carries less than lambda nats costs a
+    constant, so the coder is not pushed to close it (posterior collapse). lambda = 0
+    gives the batch mean of eq. (12).
+    """
+    per_dim = tf.reduce_mean(kl_per_dimension(mu, log_var), axis=0)
+    return tf.reduce_sum(tf.maximum(per_dim, float(free_bits)))
+
+
 def reconstruction_loss(m_true, m_pred) -> tf.Tensor:
     """L_gen = ||M' - M||_2^2 summed over each image, shape (B,) (METHOD §2, eq. 13).
 
@@ -83,12 +102,19 @@ def multi_triplet_loss(f_ref, f_pos, f_negs, margin, include_pair: bool = True) 
     return loss + pair_loss(d_ij) if include_pair else loss
 
 
-def softmax_cross_entropy(labels, logits) -> tf.Tensor:
+def softmax_cross_entropy(labels, logits, label_smoothing: float = 0.0) -> tf.Tensor:
     """L_s, softmax cross-entropy per sample, shape (B,) (eq. 11).
 
     ``labels`` are class indices (B,), or one-hot / soft targets shaped like logits.
+    ``label_smoothing`` eps mixes the targets with the uniform distribution:
+    (1 - eps) * target + eps / K (not in the paper; a transfer aid).
     """
     logits, labels = _f32(logits), tf.convert_to_tensor(labels)
+    if label_smoothing:
+        k = logits.shape[-1]
+        if labels.shape.rank != logits.shape.rank:
+            labels = tf.one_hot(tf.cast(labels, tf.int32), k)
+        labels = _f32(labels) * (1.0 - label_smoothing) + label_smoothing / k
     if labels.shape.rank == logits.shape.rank:
         return tf.nn.softmax_cross_entropy_with_logits(labels=_f32(labels), logits=logits)
     return tf.nn.sparse_softmax_cross_entropy_with_logits(

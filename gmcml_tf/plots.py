@@ -100,3 +100,36 @@ def to_tensorboard(logdir: Path, paths: dict, step: int = 0) -> None:
             img = tf.io.decode_png(tf.io.read_file(p), channels=3)[None]
             tf.summary.image(f"eval/{name}", img, step=step)
     writer.flush()
+
+
+def training_curves(curve: list[dict], path: Path) -> str:
+    """Loss terms (left) and the coupled noise ratios R_rec, R_cls with Var(M')/Var(M)
+    (right, paper Fig. 8f-h) against the step; stage starts dashed, the first step where
+    R_rec reaches R_cls marked. `curve`: history.json's "curve" entries."""
+    steps = np.array([c["step"] for c in curve])
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.2))
+    for term in ("enc", "gen", "pair", "tri", "softmax"):
+        values = np.array([c.get(f"loss/{term}", 0.0) for c in curve])
+        if np.any(values > 0):
+            ax.plot(steps, values, label=f"L_{term}")
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_title("loss terms of eq. (11) (running means per epoch)")
+    r_rec = np.array([c.get("noise/r_rec", 0.0) for c in curve])
+    r_cls = np.array([c.get("noise/r_cls", 0.0) for c in curve])
+    bx.plot(steps, r_rec, label="R_rec")
+    bx.plot(steps, r_cls, label="R_cls")
+    bx.plot(steps, [c.get("noise/variance_ratio", 0.0) for c in curve], label="Var(M')/Var(M)", alpha=0.6)
+    crossed = np.flatnonzero((r_rec >= r_cls) & (r_cls > 0))
+    if len(crossed):
+        bx.axvline(steps[crossed[0]], color="k", lw=0.8)
+        bx.annotate(f"R_rec = R_cls at step {steps[crossed[0]]}", (steps[crossed[0]], 0.9), fontsize=8)
+    bx.set_ylim(0, 1.05)
+    bx.set_xlabel("step")
+    bx.set_title("coupled adaptive noise (eq. 9)")
+    for axis in (ax, bx):
+        starts = [c["step"] for prev, c in zip(curve, curve[1:]) if c["stage"] != prev["stage"]]
+        for s in starts:
+            axis.axvline(s, color="grey", ls="--", lw=0.6)
+        axis.legend(fontsize=8)
+    return _save(fig, Path(path))

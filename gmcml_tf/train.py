@@ -13,7 +13,9 @@ Workdir layout:
     tensorboard/   scalars loss/{enc,gen,pair,tri,softmax,total}, accuracy, noise/r_rec,
                    noise/r_cls, noise/variance_ratio, learning_rate (running means of the
                    epoch, every `summary_every` steps); val/*; O | M | M' image grids
-    history.json   per-epoch training logs and per-stage validation results
+    history.json   per-epoch training logs, per-stage validation results, and the logged
+                   scalars every `summary_every` steps ("curve")
+    training_curves.png  loss terms and the noise ratios R_rec / R_cls over the steps (Fig. 8)
     model.keras    the final model
 Re-running the same command resumes at the last saved stage/epoch with the optimizer.
 `train.strategy` mirrored | multi_worker: see gmcml_tf/distribute.py (per-replica batch
@@ -62,7 +64,28 @@ def build_model(cfg: ExperimentConfig):
                  upsample=m.upsample, stop_recon_gradient=m.stop_recon_gradient,
                  triplet_margin=m.triplet_margin, noise=n.enabled, noise_alpha=n.alpha,
                  noise_beta=n.beta, m_noise=n.m_noise, seed=cfg.train.seed,
-                 bn_momentum=m.bn_momentum, name="gmcml")
+                 bn_momentum=m.bn_momentum, kl_warmup_steps=cfg.train.kl.warmup_steps,
+                 free_bits=cfg.train.kl.free_bits, label_smoothing=cfg.train.label_smoothing,
+                 name="gmcml")
+
+
+def make_optimizer(t):
+    import keras
+    if t.optimizer == "adamw":
+        return keras.optimizers.AdamW(t.learning_rate, weight_decay=t.weight_decay)
+    return keras.optimizers.Adam(t.learning_rate)
+
+
+def stage_learning_rate(base: float, step: int, total: int, schedule: str, warmup_fraction: float) -> float:
+    """The learning rate at `step` (0-based) of a stage of `total` steps: a linear warm-up
+    over `warmup_fraction` of them, then constant or a cosine decay to 0."""
+    warmup = int(round(warmup_fraction * total))
+    if step < warmup:
+        return base * (step + 1) / warmup
+    if schedule == "constant":
+        return base
+    progress = (step - warmup) / max(1, total - warmup)
+    return base * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
 def _default_dataset_fn():
@@ -130,7 +153,8 @@ def write_image(name: str, image, step: int) -> None:
                      metadata=_summary_metadata("images"))
 
 
-def _callbacks(model, optimizer, ckpt, manager, writer, history, workdir, cfg, si, stage, images):
+def _callbacks(model, optimizer, ckpt, manager, writer, history, workdir, cfg, si, stage, images,
+               learning_rate=None):
     import keras
     import numpy as np
     t = cfg.train
@@ -141,6 +165,10 @@ def _callbacks(model, optimizer, ckpt, manager, writer, history, workdir, cfg, s
         def on_epoch_begin(self, epoch, logs=None):
             self.t0 = time.perf_counter()
 
+        def on_train_batch_begin(self, batch, logs=None):
+            if learning_rate is not None:  # a function of the optimizer step: resumes exactly
+                optimizer.learning_rate.assign(learning_rate(int(optimizer.iterations.numpy())))
+
         def on_train_batch_end(self, batch, logs=None):
             step = int(optimizer.iterations.numpy())
             for name in ("loss/enc", "loss/gen", "loss/pair", "loss/tri", "loss/softmax", "loss/total"):
@@ -150,6 +178,8 @@ def _callbacks(model, optimizer, ckpt, manager, writer, history, workdir, cfg, s
                         f"step {step} (stage {stage.name!r}): {name} is {value}; stopped, the last "
                         f"good checkpoint is kept in {workdir / 'checkpoints'}")
             if step % t.summary_every == 0:
+                history["curve"].append({"step": step, "stage": stage.name,
+                                         **{k: round(float(v), 6) for k, v in logs.items()}})
                 with writer.as_default():
                     for name, value in logs.items():
                         write_scalar(name, value, step)
@@ -251,7 +281,7 @@ def _fit(cfg, workdir, data_dir, dataset_fn, show_progress, train_records):
     _write_config(cfg, out)
     with strategy.scope():
         model = build_model(cfg)
-        optimizer = keras.optimizers.Adam(t.learning_rate)
+        optimizer = make_optimizer(t)
         if t.precision == "mixed_float16":
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         model.compile(optimizer=optimizer)
@@ -262,7 +292,7 @@ def _fit(cfg, workdir, data_dir, dataset_fn, show_progress, train_records):
                                    epoch=tf.Variable(0, dtype=tf.int64))
     manager = tf.train.CheckpointManager(ckpt, str(out / "checkpoints"), t.keep_checkpoints)
     resumed = None
-    history = {"epochs": [], "eval": []}
+    history = {"epochs": [], "eval": [], "curve": []}
     latest = tf.train.latest_checkpoint(str(workdir / "checkpoints"))  # the chief's, on every worker
     if latest:
         ckpt.restore(latest).expect_partial()
@@ -273,6 +303,7 @@ def _fit(cfg, workdir, data_dir, dataset_fn, show_progress, train_records):
             at = (resumed["stage"], resumed["epoch"])
             history["epochs"] = [e for e in history["epochs"] if (e["stage_index"], e["epoch"]) <= at]
             history["eval"] = [e for e in history["eval"] if e["stage_index"] < at[0]]
+            history["curve"] = [c for c in history.get("curve", []) if c["step"] <= resumed["step"]]
         if worker.is_chief:  # even with --no-progress: a user must know it did not start afresh
             print(f"resuming {workdir} at stage {resumed['stage']} epoch {resumed['epoch']} "
                   f"(step {resumed['step']})")
@@ -294,18 +325,27 @@ def _fit(cfg, workdir, data_dir, dataset_fn, show_progress, train_records):
             continue
         start = int(ckpt.epoch.numpy()) if si == int(ckpt.stage.numpy()) else 0
         model.set_stage(dataclasses.asdict(stage.losses), stage.triplets)
-        optimizer.learning_rate.assign(stage.learning_rate or t.learning_rate)
+        base_lr = stage.learning_rate or t.learning_rate
+        optimizer.learning_rate.assign(base_lr)
+        steps = _steps_per_epoch(train_records, stage, stage.batch_size or batch, worker.replicas)
+        first_step = int(optimizer.iterations.numpy()) - start * steps  # of this stage
+        learning_rate = None
+        if t.lr_schedule != "constant" or t.warmup_fraction > 0:
+            learning_rate = functools.partial(
+                lambda step, first: stage_learning_rate(base_lr, step - first, stage.epochs * steps,
+                                                        t.lr_schedule, t.warmup_fraction),
+                first=first_step)
         guard, write_images = _callbacks(model, optimizer, ckpt, manager, writer, history,
-                                         out, cfg, si, stage, images)
+                                         out, cfg, si, stage, images, learning_rate)
         if start < stage.epochs:
             if show_progress and worker.is_chief:
                 print(f"stage {si + 1}/{len(t.stages)} {stage.name!r}: epochs {start + 1}.."
                       f"{stage.epochs}")
             train = distribute.train_dataset(strategy, lambda: dataset_fn(
                 data_dir, "train", triplets=stage.triplets, background=stage.background,
-                close_only=stage.close_only, training=True,
+                close_only=stage.close_only, training=True, augment=t.augment,
+                balanced=t.balanced,
                 **{**common, "seed": t.seed + si, "batch_size": stage.batch_size or batch}))
-            steps = _steps_per_epoch(train_records, stage, stage.batch_size or batch, worker.replicas)
             try:
                 with warnings.catch_warnings():  # our datasets are shuffled already
                     warnings.filterwarnings("ignore", message=".*shuffle=True.*")
@@ -335,6 +375,9 @@ def _fit(cfg, workdir, data_dir, dataset_fn, show_progress, train_records):
         manager.save(checkpoint_number=int(optimizer.iterations.numpy()))
         write_json_atomic(out / "history.json", history)
     writer.flush()
+    if worker.is_chief and history["curve"]:
+        from gmcml_tf.plots import training_curves
+        training_curves(history["curve"], out / "training_curves.png")
     tmp = out / "model.tmp.keras"
     model.save(tmp)  # on every worker: saving may run collectives
     os.replace(tmp, out / "model.keras")

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 
+from gmcml_tf.data.augment import AugmentConfig
 from tfrecords_tools.configlib import ConfigError, check_range
 
 RECONS = ("vc", "fcn", "deconvnet", "none")
 CLASSIFIERS = ("zigzagnet", "squeezenet", "alexnet_small")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 STRATEGIES = ("default", "mirrored", "multi_worker")
+OPTIMIZERS = ("adam", "adamw")
+LR_SCHEDULES = ("constant", "cosine")
 
 
 def _one_of(key: str, value, allowed) -> None:
@@ -70,6 +73,17 @@ class NoiseConfig:
         check_range(f"{p}.beta", self.beta, 0.0)
         if self.m_noise <= 0:
             raise ConfigError(f"{p}.m_noise: {self.m_noise} must be > 0")
+
+
+@dataclasses.dataclass
+class KLConfig:
+    """Against posterior collapse of the coder (departures from eq. 12, docs in README)."""
+    warmup_steps: int = 0     # the weight of L_enc rises 0 -> 1 linearly over these steps
+    free_bits: float = 0.0    # nats per latent dimension that cost nothing (0: plain eq. 12)
+
+    def validate(self, p: str) -> None:
+        check_range(f"{p}.warmup_steps", self.warmup_steps, 0)
+        check_range(f"{p}.free_bits", self.free_bits, 0.0, 10.0)
 
 
 @dataclasses.dataclass
@@ -140,6 +154,15 @@ class TrainConfig:
     image_every: int = 200                 # steps between O | M | M' image grids (paper Fig. 9)
     keep_checkpoints: int = 3
     skip_corrupt: bool = False             # leave out corrupt shards (reported) instead of stopping
+    optimizer: str = "adam"                # adam (the authors') | adamw (decoupled weight decay)
+    weight_decay: float = 5e-4             # adamw only
+    lr_schedule: str = "constant"          # per stage: constant | cosine (decay to 0)
+    warmup_fraction: float = 0.0           # per stage: linear warm-up over this share of steps
+    label_smoothing: float = 0.0           # of L_s's targets, training only
+    balanced: bool = False                 # every category equally likely per draw
+    augment: AugmentConfig = dataclasses.field(
+        default_factory=lambda: AugmentConfig(enabled=False))
+    kl: KLConfig = dataclasses.field(default_factory=KLConfig)
     noise: NoiseConfig = dataclasses.field(default_factory=NoiseConfig)
     stages: list[StageConfig] = dataclasses.field(default_factory=paper_stages)
 
@@ -154,3 +177,8 @@ class TrainConfig:
         check_range(f"{p}.keep_checkpoints", self.keep_checkpoints, 1)
         if not self.stages:
             raise ConfigError(f"{p}.stages: need at least one stage")
+        _one_of(f"{p}.optimizer", self.optimizer, OPTIMIZERS)
+        _one_of(f"{p}.lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        check_range(f"{p}.weight_decay", self.weight_decay, 0.0, 1.0)
+        check_range(f"{p}.warmup_fraction", self.warmup_fraction, 0.0, 1.0)
+        check_range(f"{p}.label_smoothing", self.label_smoothing, 0.0, 0.5)

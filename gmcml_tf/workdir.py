@@ -21,6 +21,7 @@ class Run:
     model: object           # gmcml_tf.models.GMCML
     class_names: list[str]
     fit: str = "stretch"    # how photos are fitted to the square input
+    flip: bool = False      # scores averaged with the mirror image
 
 
 def load_run(workdir: str | Path, load_model: bool = True) -> Run:
@@ -40,5 +41,4 @@ def load_run(workdir: str | Path, load_model: bool = True) -> Run:
         import keras
         import gmcml_tf.models.gmcml  # noqa: F401  (registers the serialisable classes)
         model = keras.models.load_model(model_path, compile=False)
-    fit = getattr(getattr(cfg, "eval", None), "fit", "stretch")
-    return Run(path, cfg, model, list(CATEGORIES[: cfg.model.num_classes]), fit)
+    return Run(path, cfg, model, list(CATEGORIES[: cfg.model.num_classes]), cfg.eval.fit, cfg.eval.flip)

@@ -22,7 +22,7 @@ def _examples(n, size, rng, num_classes=12):
 
 def make_dataset(data_dir, split, *, image_size, batch_size, triplets=False, background=True,
                  close_only=False, training=True, seed=0, shuffle_buffer=2048, cache=False,
-                 repeat=None):
+                 repeat=None, **_):
     rng = np.random.default_rng(seed + (split == "val"))
     ex = _examples(48, image_size, rng)
     if triplets:

@@ -9,6 +9,7 @@ batch, so a run is reproducible):
   the reconstruction target stays aligned with the input. O is filled by reflection
   where the view leaves the render (the background continues); M and alpha by 0
   (nothing is there).
+- soft object edges on O (the composite's hard edge is a cue no photo has);
 - photometric, on O only (M is a regression target and keeps its colours): brightness,
   contrast, saturation, hue, grayscale, Gaussian blur, sensor noise, JPEG re-encoding,
   random erasing.
@@ -40,6 +41,7 @@ class AugmentConfig:
     noise_std: float = 0.04          # its largest standard deviation
     jpeg: float = 0.3                # probability of JPEG re-encoding at quality 30-95
     erase: float = 0.25              # probability of one erased rectangle (2-15 % of the area)
+    edge_blur: float = 0.5           # probability of a soft object edge (O blurred near alpha's edge)
 
     def validate(self, p: str) -> None:
         for name in ("crop_area", "crop_aspect", "contrast", "saturation"):
@@ -52,7 +54,7 @@ class AugmentConfig:
         check_range(f"{p}.brightness", self.brightness, 0.0, 1.0)
         check_range(f"{p}.hue", self.hue, 0.0, 0.5)
         check_range(f"{p}.noise_std", self.noise_std, 0.0, 1.0)
-        for name in ("grayscale", "blur", "noise", "jpeg", "erase"):
+        for name in ("grayscale", "blur", "noise", "jpeg", "erase", "edge_blur"):
             check_range(f"{p}.{name}", getattr(self, name), 0.0, 1.0)
 
 
@@ -165,12 +167,27 @@ def photometric(o, seed, cfg: AugmentConfig):
     return tf.clip_by_value(o, 0.0, 1.0)
 
 
-def augment(o, m, alpha, seed, cfg: AugmentConfig):
-    """Geometric (O, M, alpha alike) then photometric (O only) augmentation of a batch."""
+def soften_edges(o, alpha, seed, p: float):
+    """The renders are not anti-aliased: every composite has a hard binary object edge
+    that no photo has (Dwibedi et al. 2017, "Cut, Paste and Learn"). On a share `p` of
+    the images, O is replaced near the edge by a blurred O, the band and the blur of a
+    random width (a feathered composite); alpha and M stay exact."""
+    n = tf.shape(o)[0]
     s = tf.random.experimental.stateless_split(seed, 2)
+    a = tf.tile(alpha, [1, 1, 1, 3])
+    band = tf.clip_by_value(3.0 * tf.abs(_gaussian_blur(a, 1.0) - a), 0.0, 1.0)
+    strength = tf.where(_chance(s[0], n, p), _uniform(s[1], n, 0.5, 1.0), 0.0)
+    return o + tf.reshape(strength, [-1, 1, 1, 1]) * band * (_gaussian_blur(o, 1.0) - o)
+
+
+def augment(o, m, alpha, seed, cfg: AugmentConfig):
+    """Geometric (O, M, alpha alike), soft edges, then photometric (O only) augmentation."""
+    s = tf.random.experimental.stateless_split(seed, 3)
     n = tf.shape(o)[0]
     t = _transforms(s[0], n, int(o.shape[1]), cfg)
     o = _warp(o, t, "REFLECT")
     targets = _warp(tf.concat([m, alpha], axis=-1), t, "CONSTANT")
     m, alpha = targets[..., :3], targets[..., 3:]
+    if cfg.edge_blur > 0:
+        o = soften_edges(o, alpha, s[2], cfg.edge_blur)
     return photometric(o, s[1], cfg), m, alpha

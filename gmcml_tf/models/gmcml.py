@@ -58,7 +58,8 @@ class GMCML(keras.Model):
                  stop_recon_gradient: bool = False, loss_weights: dict | None = None,
                  triplet_margin: float = 1.0, noise: bool = True, noise_alpha: float = ALPHA,
                  noise_beta: float = BETA, m_noise: float = M_NOISE, seed: int | None = None,
-                 bn_momentum: float = 0.99, **kwargs):
+                 bn_momentum: float = 0.99, kl_warmup_steps: int = 0, free_bits: float = 0.0,
+                 label_smoothing: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         if recon not in RECONS:
             raise ValueError(f"recon must be one of {RECONS}, got {recon!r}")
@@ -81,6 +82,10 @@ class GMCML(keras.Model):
         self.noise = bool(noise)
         self.noise_alpha, self.noise_beta, self.m_noise = float(noise_alpha), float(noise_beta), float(m_noise)
         self.seed = seed
+        # Transfer aids beyond the paper (training only): KL warm-up and free bits against
+        # posterior collapse (L_enc, eq. 12), label smoothing of L_s.
+        self.kl_warmup_steps, self.free_bits = int(kl_warmup_steps), float(free_bits)
+        self.label_smoothing = float(label_smoothing)
         # Set by the trainer per stage (not config): batches are multi-triplet sets.
         self.triplet_batches = False
 
@@ -150,12 +155,15 @@ class GMCML(keras.Model):
             o_rec = apply_noise(o, r_rec, seed=self.noise_seed)   # eq. (8), n_rec
             o_cls = apply_noise(o, r_cls, seed=self.noise_seed)   # eq. (8), n_cls
         terms = dict.fromkeys(LOSS_TERMS, zero)
+        enc_objective = None  # what the optimiser sees of L_enc, when it is not L_enc itself
         out = {}
         if self.recon_net is not None:
             rec = self.recon_net(o_rec, training=training)
             m_pred = out["reconstruction"] = rec["reconstruction"]
             if "mu" in rec:
                 terms["enc"] = tf.reduce_mean(L.kl_divergence(rec["mu"], rec["log_var"]))
+                if training and self.free_bits > 0:
+                    enc_objective = L.free_bits_kl(rec["mu"], rec["log_var"], self.free_bits)
             terms["gen"] = tf.reduce_mean(L.reconstruction_loss(m, m_pred))
             if not (training and self.noise):
                 v = variance_ratio(tf.stop_gradient(m_pred), m, self.m_noise)
@@ -164,7 +172,8 @@ class GMCML(keras.Model):
         x = o_cls if self.classifier_input == "rgb" else tf.concat([o_cls, m_pred], axis=-1)
         cls = self.classifier_net(x, training=training)
         out.update(logits=cls["logits"], descriptor=cls["descriptor"])
-        terms["softmax"] = tf.reduce_mean(L.softmax_cross_entropy(y, cls["logits"]))
+        terms["softmax"] = tf.reduce_mean(L.softmax_cross_entropy(
+            y, cls["logits"], self.label_smoothing if training else 0.0))
         if training and self.triplet_batches:
             f = tf.reshape(tf.cast(cls["descriptor"], tf.float32), [-1, SET_SIZE, cls["descriptor"].shape[-1]])
             d_ij = L.squared_distance(f[:, 0], f[:, 1])
@@ -174,7 +183,13 @@ class GMCML(keras.Model):
         total = zero
         for t in LOSS_TERMS:
             if self.loss_weights[t] != 0.0:
-                total = total + self.loss_weights[t] * terms[t]
+                value = terms[t]
+                if t == "enc" and training:
+                    value = value if enc_objective is None else enc_objective
+                    if self.kl_warmup_steps > 0:  # weight 0 -> 1 linearly over the first steps
+                        step = tf.cast(self.optimizer.iterations, tf.float32)
+                        value = value * tf.minimum(1.0, step / float(self.kl_warmup_steps))
+                total = total + self.loss_weights[t] * value
         terms["total"] = total
         return terms, out, (r_rec, r_cls, v)
 
@@ -220,7 +235,8 @@ class GMCML(keras.Model):
                 "loss_weights": dict(self.loss_weights), "triplet_margin": self.triplet_margin,
                 "noise": self.noise, "noise_alpha": self.noise_alpha,
                 "noise_beta": self.noise_beta, "m_noise": self.m_noise, "seed": self.seed,
-                "bn_momentum": self.bn_momentum}
+                "bn_momentum": self.bn_momentum, "kl_warmup_steps": self.kl_warmup_steps,
+                "free_bits": self.free_bits, "label_smoothing": self.label_smoothing}
 
     @classmethod
     def from_config(cls, config):

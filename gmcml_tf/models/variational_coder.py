@@ -62,10 +62,12 @@ class Reparameterize(keras.layers.Layer):
         super().__init__(**kwargs)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
+        # False: z = mu in training mode too (batch-norm re-estimation, gmcml_tf.adapt).
+        self.sample = True
 
     def call(self, inputs, training=None):
         mu, log_var = inputs
-        if not training:
+        if not training or not self.sample:
             return mu
         eps = keras.random.normal(keras.ops.shape(mu), dtype=mu.dtype, seed=self.seed_generator)
         return mu + keras.ops.exp(0.5 * log_var) * eps
