@@ -25,7 +25,9 @@ from tfrecords_tools.writer import write_json_atomic
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 COLUMNS = [("synthetic_val_accuracy", "synthetic val acc."), ("real_accuracy", "real acc."),
            ("real_mean_per_class_accuracy", "real mean per-class"),
-           ("real_present_accuracy", "real acc., present classes"), ("nn_accuracy", "real NN acc."),
+           ("real_present_accuracy", "real acc., present classes"),
+           ("real_present_mean_per_class_accuracy", "real mean per-class, present classes"),
+           ("nn_accuracy", "real NN acc."),
            ("model_mb", "model MB"), ("train_images_per_s", "train images/s")]
 
 
@@ -61,7 +63,9 @@ def train_and_evaluate(cfg, workdir: Path, photos, restrict_to_present: bool, da
         real, _ = evaluate_and_save(load_run(workdir), photos, restrict_to_present=restrict_to_present)
         row.update(real_accuracy=real["accuracy"], real_mean_per_class_accuracy=real["mean_per_class_accuracy"],
                    nn_accuracy=real["nn_accuracy"], real_n=real["n"],
-                   real_present_accuracy=real.get("present_classes_only", {}).get("accuracy"))
+                   real_present_accuracy=real.get("present_classes_only", {}).get("accuracy"),
+                   real_present_mean_per_class_accuracy=real.get("present_classes_only", {}).get(
+                       "mean_per_class_accuracy"))
     write_json_atomic(workdir / "ablation_row.json", row)
     return row
 
@@ -97,7 +101,9 @@ def ablate(configs: list[str], data: str, photos, out: str, seeds: int = 1,
     write_json_atomic(out / "table.json", table)
     md = out / "table.md"
     md.write_text(markdown(table))
-    return {"table_json": str(out / "table.json"), "table_md": str(md), **table}
+    from gmcml_tf.plots import ablation_bars
+    png = ablation_bars(rows, out / "table.png")
+    return {"table_json": str(out / "table.json"), "table_md": str(md), "table_png": png, **table}
 
 
 def _audit(data, out: Path, base: list[str], seeds: int) -> dict:
@@ -107,7 +113,10 @@ def _audit(data, out: Path, base: list[str], seeds: int) -> dict:
     runs = []
     for seed in range(seeds):
         cfg = load_config(config_path("zigzagnet"), base + [f"train.seed={seed}"])
-        stage = dataclasses.replace(cfg.train.stages[-1], name="background_only", triplets=False,
+        # the config's main softmax stage (most steps), on backgrounds alone
+        main = max((s for s in cfg.train.stages if s.losses.softmax > 0),
+                   key=lambda s: s.epochs * (s.steps_per_epoch or 1))
+        stage = dataclasses.replace(main, name="background_only", triplets=False,
                                     close_only=False, background=True,
                                     losses=LossWeights(enc=0, gen=0, pair=0, tri=0, softmax=1))
         cfg.train.stages = [stage]

@@ -133,3 +133,26 @@ def training_curves(curve: list[dict], path: Path) -> str:
             axis.axvline(s, color="grey", ls="--", lw=0.6)
         axis.legend(fontsize=8)
     return _save(fig, Path(path))
+
+
+def ablation_bars(rows: dict, path: Path) -> str:
+    """The ablation table as bars with error bars (std over seeds): synthetic val accuracy,
+    real mean per-class (12-way) and real mean per-class over the present classes."""
+    metrics = [("synthetic_val_accuracy", "synthetic val acc."),
+               ("real_mean_per_class_accuracy", "real mean per-class, 12-way"),
+               ("real_present_mean_per_class_accuracy", "real mean per-class, present classes")]
+    names = list(rows)
+    x = np.arange(len(names))
+    width = 0.8 / len(metrics)
+    fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(names) + 2), 4.2))
+    for i, (key, label) in enumerate(metrics):
+        cells = [rows[n].get(key) for n in names]
+        means = [100 * c["mean"] if c else 0.0 for c in cells]
+        stds = [100 * c["std"] if c else 0.0 for c in cells]
+        ax.bar(x + (i - (len(metrics) - 1) / 2) * width, means, width, yerr=stds, capsize=3, label=label)
+    ax.set_xticks(x, names, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("%")
+    ax.set_ylim(0, 100)
+    ax.legend(fontsize=8)
+    ax.set_title("ablations: mean ± std over seeds")
+    return _save(fig, Path(path))

@@ -47,3 +47,9 @@ def test_table_from_finished_runs(tmp_path):
     md = markdown({"rows": rows, "data": "d", "photos": "p", "restrict_to_present": False,
                    "chance": 1 / 12})
     assert "| gm_cml | 2 | 60.0 ± 14.1 | – |" in md
+    from PIL import Image
+
+    from gmcml_tf.plots import ablation_bars
+    png = ablation_bars(rows, tmp_path / "table.png")
+    with Image.open(png) as im:
+        assert im.size[0] > 300 and im.size[1] > 200
