@@ -16,7 +16,7 @@ from gmcml_tf.export import ExportError, export, read_metadata
 from gmcml_tf.serving import rest
 from gmcml_tf.serving.app import create_app
 from gmcml_tf.serving.client import PredictError, predict_http, predict_local, read_images
-from gmcml_tf.serving.repository import ModelRepository
+from gmcml_tf.serving.repository import ModelRepository, NotFound
 from serving_fixtures import SIZE, png_bytes, running_server, tiny_model
 from tfrecords_tools.categories import CATEGORIES
 
@@ -277,3 +277,20 @@ def test_serve_on_a_taken_port_is_one_line(exported, server, capsys):
     out = capsys.readouterr()
     assert out.err == f"gmcml-tf: error: cannot listen on 127.0.0.1:{port} (Address already in use)\n"
     assert "serving" not in out.out
+
+
+def test_version_policies_all_and_specific(exported, tmp_path):
+    """--all-versions serves every folder; saved_models/NAME/N (specific) serves N only."""
+    _, base, _ = exported
+    repo_dir = tmp_path / "gmcml"
+    shutil.copytree(base, repo_dir)
+    shutil.copytree(base / "1", repo_dir / "3")
+    every = ModelRepository(repo_dir, policy="all", watch=False)
+    assert every.versions() == [1, 3] and every.get("gmcml").version == 3
+    assert every.get("gmcml", 1).version == 1
+    one = ModelRepository(repo_dir, policy="specific", versions=[1], watch=False)
+    assert one.versions() == [1] and one.get("gmcml").version == 1
+    with pytest.raises(NotFound, match="Specific"):
+        one.get("gmcml", 3)
+    with pytest.raises(NotFound, match="no version 7"):
+        ModelRepository(repo_dir, policy="specific", versions=[7], watch=False)
