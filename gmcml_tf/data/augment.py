@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import numpy as np
 import tensorflow as tf
 
 from tfrecords_tools.configlib import ConfigError, check_range
@@ -95,8 +96,10 @@ def _warp(images, transforms, fill_mode: str):
         fill_value=0.0, interpolation="BILINEAR", fill_mode=fill_mode)
 
 
-_YIQ = tf.constant([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
-_RGB = tf.linalg.inv(_YIQ)
+# numpy, not tf.constant: a tensor made at import time would start TensorFlow's runtime
+# before a MultiWorkerMirroredStrategy can configure its collectives (train_config imports us).
+_YIQ = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], np.float32)
+_RGB = np.linalg.inv(_YIQ).astype(np.float32)
 
 
 def _hue_rotation(angle):
