@@ -79,6 +79,12 @@ def print_summary(result: dict, base: str = "saved_models/gm_cml") -> None:
         print(f"  real photos ({real['n']}, {len(real['per_class']) and sum(1 for v in real['per_class'].values() if v['n'])} "
               f"classes, 12-way): accuracy {100 * real['accuracy']:.1f}%, mean per-class "
               f"{100 * real['mean_per_class_accuracy']:.1f}%, nearest-neighbour {100 * real['nn_accuracy']:.1f}%")
+        present = real.get("present_classes_only")
+        if present:
+            print(f"  real photos, argmax over the {sum(1 for v in real['per_class'].values() if v['n'])} "
+                  f"present classes: accuracy {100 * present['accuracy']:.1f}%, mean per-class "
+                  f"{100 * present['mean_per_class_accuracy']:.1f}%"
+                  f"{' (flip-averaged)' if real.get('flip') else ''}")
     print(f"  SavedModel {ex['path']}{' (unchanged)' if ex.get('kept') else ''}: "
           f"gmcml-tf serve --model {base}")
     print(f"  TensorBoard: {s['tensorboard']}")

@@ -16,47 +16,12 @@ batch, so a run is reproducible):
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import numpy as np
 import tensorflow as tf
 
-from tfrecords_tools.configlib import ConfigError, check_range
-
-
-@dataclasses.dataclass
-class AugmentConfig:
-    enabled: bool = True
-    crop_area: list[float] = dataclasses.field(default_factory=lambda: [0.6, 1.0])  # of the image
-    crop_aspect: list[float] = dataclasses.field(default_factory=lambda: [0.75, 1.333])
-    rotation_deg: float = 10.0
-    flip: bool = True
-    brightness: float = 0.2          # delta in [-b, b]
-    contrast: list[float] = dataclasses.field(default_factory=lambda: [0.7, 1.3])
-    saturation: list[float] = dataclasses.field(default_factory=lambda: [0.6, 1.4])
-    hue: float = 0.05                # fraction of a turn, in [-h, h]
-    grayscale: float = 0.15          # probability
-    blur: float = 0.2                # probability of a Gaussian blur (sigma 0.5-1.5 px)
-    noise: float = 0.3               # probability of Gaussian sensor noise
-    noise_std: float = 0.04          # its largest standard deviation
-    jpeg: float = 0.3                # probability of JPEG re-encoding at quality 30-95
-    erase: float = 0.25              # probability of one erased rectangle (2-15 % of the area)
-    edge_blur: float = 0.5           # probability of a soft object edge (O blurred near alpha's edge)
-
-    def validate(self, p: str) -> None:
-        for name in ("crop_area", "crop_aspect", "contrast", "saturation"):
-            lo_hi = getattr(self, name)
-            if len(lo_hi) != 2 or not 0 < lo_hi[0] <= lo_hi[1]:
-                raise ConfigError(f"{p}.{name}: expected [low, high] with 0 < low <= high, got {lo_hi}")
-        if self.crop_area[1] > 1:
-            raise ConfigError(f"{p}.crop_area: at most 1 (a crop inside the render), got {self.crop_area}")
-        check_range(f"{p}.rotation_deg", self.rotation_deg, 0.0, 45.0)
-        check_range(f"{p}.brightness", self.brightness, 0.0, 1.0)
-        check_range(f"{p}.hue", self.hue, 0.0, 0.5)
-        check_range(f"{p}.noise_std", self.noise_std, 0.0, 1.0)
-        for name in ("grayscale", "blur", "noise", "jpeg", "erase", "edge_blur"):
-            check_range(f"{p}.{name}", getattr(self, name), 0.0, 1.0)
+from gmcml_tf.train_config import AugmentConfig
 
 
 def _uniform(seed, n, lo, hi):
