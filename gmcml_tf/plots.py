@@ -105,7 +105,7 @@ def to_tensorboard(logdir: Path, paths: dict, step: int = 0) -> None:
 def training_curves(curve: list[dict], path: Path) -> str:
     """Loss terms (left) and the coupled noise ratios R_rec, R_cls with Var(M')/Var(M)
     (right, paper Fig. 8f-h) against the step; stage starts dashed, the first step where
-    R_rec reaches R_cls marked. `curve`: history.json's "curve" entries."""
+    R_rec rises through R_cls marked. `curve`: history.json's "curve" entries."""
     steps = np.array([c["step"] for c in curve])
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.2))
     for term in ("enc", "gen", "pair", "tri", "softmax"):
@@ -120,7 +120,8 @@ def training_curves(curve: list[dict], path: Path) -> str:
     bx.plot(steps, r_rec, label="R_rec")
     bx.plot(steps, r_cls, label="R_cls")
     bx.plot(steps, [c.get("noise/variance_ratio", 0.0) for c in curve], label="Var(M')/Var(M)", alpha=0.6)
-    crossed = np.flatnonzero((r_rec >= r_cls) & (r_cls > 0))
+    above = (r_rec >= r_cls) & (r_cls > 0)
+    crossed = np.flatnonzero(above[1:] & ~above[:-1]) + 1  # R_rec rises through R_cls
     if len(crossed):
         bx.axvline(steps[crossed[0]], color="k", lw=0.8)
         bx.annotate(f"R_rec = R_cls at step {steps[crossed[0]]}", (steps[crossed[0]], 0.9), fontsize=8)

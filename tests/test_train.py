@@ -66,8 +66,10 @@ def test_fit_writes_the_workdir_and_resumes_after_an_interrupt(tmp_path, monkeyp
     assert [e["epoch"] for e in history["epochs"]] == [1, 2, 3]
     assert history["epochs"][-1]["loss/total"] < history["epochs"][0]["loss/total"]
     assert 0.0 <= summary["val_accuracy"] <= 1.0 and history["eval"]
-    for name in ("config.yaml", "model.keras", "checkpoints/checkpoint"):
+    for name in ("config.yaml", "model.keras", "checkpoints/checkpoint", "training_curves.png"):
         assert (wd / name).exists(), name
+    steps = [c["step"] for c in history["curve"]]  # resumed: no step twice, none past the end
+    assert steps == sorted(set(steps)) and steps[-1] <= 12 and "noise/r_cls" in history["curve"][0]
     assert load_config(wd / "config.yaml").model == cfg.model  # the resolved config reloads
     tags = _tags(wd)
     assert set(METRIC_NAMES) | {"learning_rate", "reconstruction/O_M_Mpred"} <= tags, tags
