@@ -1,4 +1,4 @@
-"""`gmcml-tf ablate`: the paper's Tables I-III on our data (METHOD §7).
+"""`gmcml-tf ablate`: the paper's Tables I-III on our data (docs/method.md §7).
 
 Each config of `configs/` is trained on the same shards for every seed, evaluated on the
 synthetic val split and on the real photos, and summarised as mean ± std over seeds:

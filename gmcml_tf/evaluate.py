@@ -1,4 +1,4 @@
-"""Synthetic -> real evaluation (paper §VIII, METHOD §7): `gmcml-tf evaluate`.
+"""Synthetic -> real evaluation (paper §VIII, docs/method.md §7): `gmcml-tf evaluate`.
 
 Softmax accuracy, mean per-class accuracy (the VisDA-2017 convention: the mean over
 the classes that have photos), per-class accuracy with n, the confusion matrix, and

@@ -1,4 +1,4 @@
-"""GM-CML loss terms (paper eq. 5, 6, 12 and L_gen; METHOD §2, §4, §6).
+"""GM-CML loss terms (paper eq. 5, 6, 12 and L_gen; docs/method.md §2, §4, §6).
 
 Pure functions return one value per sample and leave the reduction to the caller, so
 the training step can log each term of eq. (11) on its own. Every function casts its
@@ -52,9 +52,9 @@ def free_bits_kl(mu, log_var, free_bits: float) -> tf.Tensor:
 
 
 def reconstruction_loss(m_true, m_pred) -> tf.Tensor:
-    """L_gen = ||M' - M||_2^2 summed over each image, shape (B,) (METHOD §2, eq. 13).
+    """L_gen = ||M' - M||_2^2 summed over each image, shape (B,) (docs/method.md §2, eq. 13).
 
-    A sum over pixels, not a mean, as METHOD §2 states it: a per-pixel mean would shrink
+    A sum over pixels, not a mean, as docs/method.md §2 states it: a per-pixel mean would shrink
     L_gen by H*W*3 against L_enc in eq. (11) and change their balance.
     """
     diff = _f32(m_pred) - _f32(m_true)

@@ -1,9 +1,9 @@
-"""Coupled adaptive noise for coordinate training (paper §VI-A, eq. 8-10; METHOD §5).
+"""Coupled adaptive noise for coordinate training (paper §VI-A, eq. 8-10; docs/method.md §5).
 
 Early in training M' carries little variance, so the classifier's RGB input is heavily
 corrupted and it must lean on M'; as M' becomes informative, R_cls falls and R_rec
-rises. Apply in training only: at test time the nets see clean O (METHOD §6).
-Names match METHOD and the training logs: ``r_rec``, ``r_cls``, ``variance_ratio``.
+rises. Apply in training only: at test time the nets see clean O (docs/method.md §6).
+Names match docs/method.md and the training logs: ``r_rec``, ``r_cls``, ``variance_ratio``.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Real photo sets for evaluation (METHOD §7): image folders and PASCAL3D+ release 1.1.
+"""Real photo sets for evaluation (docs/method.md §7): image folders and PASCAL3D+ release 1.1.
 
 - Folder: `<root>/<category>/**/*.{jpg,jpeg,png,...}`; folder names go through the
   category aliases (airplanes -> aeroplane, ...), extendable with `aliases`. Folders

@@ -1,8 +1,8 @@
 """The `model:` and `train:` sections of the experiment config (typed dataclasses).
 
-`model:` builds `gmcml_tf.models.gmcml.GMCML` (the ablations of METHOD §7 are values
+`model:` builds `gmcml_tf.models.gmcml.GMCML` (the ablations of docs/method.md §7 are values
 here); `train:` holds the staged schedule of paper §V-C, the optimiser (Adam 1e-4,
-METHOD §2), the coupled adaptive noise of eq. (8-10), precision and strategy.
+docs/method.md §2), the coupled adaptive noise of eq. (8-10), precision and strategy.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def _one_of(key: str, value, allowed) -> None:
 
 @dataclasses.dataclass
 class ModelConfig:
-    recon: str = "vc"                     # vc | fcn | deconvnet | none (METHOD §2, §7)
+    recon: str = "vc"                     # vc | fcn | deconvnet | none (docs/method.md §2, §7)
     classifier: str = "zigzagnet"         # zigzagnet | squeezenet | alexnet_small
     classifier_input: str = "concat"      # concat: 6-ch [O, M'] | rgb: O alone
     image_size: int = 64                  # input of both nets (data resized to this)
@@ -139,7 +139,7 @@ class StageConfig:
     name: str = "stage"
     epochs: int = 1
     steps_per_epoch: int | None = None     # None: one pass over the training split
-    triplets: bool = True                  # batches of multi-triplet sets of 5 (METHOD §4)
+    triplets: bool = True                  # batches of multi-triplet sets of 5 (docs/method.md §4)
     background: bool = True                # False: renders over black (paper stage 1)
     close_only: bool = False               # close-shot renders only (softmax fine-tune)
     learning_rate: float | None = None     # None: train.learning_rate
@@ -176,7 +176,7 @@ class TrainConfig:
     data: str = "data_out/quickstart"      # shards from `gmcml-tf render`
     workdir: str = "runs/gm_cml"
     batch_size: int = 16                   # images, or multi-triplet sets in triplet stages
-    learning_rate: float = 1e-4            # Adam (METHOD §2)
+    learning_rate: float = 1e-4            # Adam (docs/method.md §2)
     precision: str = "float32"             # float32 | mixed_bfloat16 | mixed_float16
     strategy: str = "default"              # default | mirrored | multi_worker
     seed: int = 0

@@ -1,4 +1,4 @@
-"""Cameras: icosphere counts, the z-cut, jitter ranges, the close-shot formula (METHOD §1)."""
+"""Cameras: icosphere counts, the z-cut, jitter ranges, the close-shot formula (docs/method.md §1)."""
 import numpy as np
 import pytest
 

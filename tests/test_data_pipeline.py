@@ -1,4 +1,4 @@
-"""gmcml_tf.data: the tf.data input pipeline on a real smoke render (METHOD §1, §4)."""
+"""gmcml_tf.data: the tf.data input pipeline on a real smoke render (docs/method.md §1, §4)."""
 import dataclasses
 import shutil
 

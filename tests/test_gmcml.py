@@ -132,6 +132,6 @@ def test_mixed_bfloat16_step():
         model.set_stage(ALL_TERMS, triplet_batches=True)
         logs = model.train_step(_batch(10))
         assert all(np.isfinite(float(v)) for v in logs.values())
-        assert logs["loss/total"].dtype == tf.float32  # losses stay float32 (METHOD §6)
+        assert logs["loss/total"].dtype == tf.float32  # losses stay float32 (docs/method.md §6)
     finally:
         keras.mixed_precision.set_global_policy(previous)

@@ -59,7 +59,7 @@ def test_export_layout_signatures_and_agreement_with_keras(exported):
     assert set(out) == OUTPUTS
     assert out["reconstruction"].dtype == tf.uint8 and out["reconstruction"].shape == (2, SIZE, SIZE, 3)
     np.testing.assert_allclose(out["probabilities"].numpy().sum(1), 1, atol=1e-5)
-    # Test mode (METHOD §6): no dropout, no noise -> the same answer twice.
+    # Test mode (docs/method.md §6): no dropout, no noise -> the same answer twice.
     again = loaded.signatures["predict_images"](images=tf.constant(img))
     np.testing.assert_array_equal(out["probabilities"].numpy(), again["probabilities"].numpy())
     assert [c.decode() for c in out["class_name"].numpy()] == \

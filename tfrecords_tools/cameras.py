@@ -1,4 +1,4 @@
-"""Cameras on a cut icosphere, with focal and distance jitter and close shots (METHOD §1).
+"""Cameras on a cut icosphere, with focal and distance jitter and close shots (docs/method.md §1).
 
 Units are object radii: every mesh is normalised to a unit bounding sphere centred
 at the origin, Z up, so a camera at distance 2.5 sits 2.5 radii from the centre.
@@ -53,7 +53,7 @@ class Camera:
 
 @functools.lru_cache(maxsize=16)
 def viewpoints(subdivisions: int, z_min: float, z_max: float) -> np.ndarray:
-    """Unit directions of the icosphere vertices with z in [z_min, z_max) (METHOD §1).
+    """Unit directions of the icosphere vertices with z in [z_min, z_max) (docs/method.md §1).
 
     Subdivision 1 has 42 vertices, 2 has 162 (before the cut). Order is fixed
     (sorted by elevation, then azimuth) so a view index means the same pose everywhere.

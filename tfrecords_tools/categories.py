@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import difflib
 
-# Label = index into this alphabetical list (METHOD §1).
+# Label = index into this alphabetical list (docs/method.md §1).
 CATEGORIES: tuple[str, ...] = (
     "aeroplane", "bicycle", "boat", "bottle", "bus", "car",
     "chair", "diningtable", "motorbike", "sofa", "train", "tvmonitor",
 )
 NUM_CLASSES = len(CATEGORIES)
 
-# The authors' flat colours of the semantic mask M, by category index (METHOD §1).
+# The authors' flat colours of the semantic mask M, by category index (docs/method.md §1).
 PALETTE: tuple[tuple[float, float, float], ...] = (
     (1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0), (0.75, 0.75, 0.75),
     (1.0, 0.0, 1.0), (0.52, 0.149, 0.34), (1.0, 0.6, 0.1), (1.0, 1.0, 0.0),

@@ -1,4 +1,4 @@
-"""The `render:` section of a config file (METHOD §1 defaults)."""
+"""The `render:` section of a config file (docs/method.md §1 defaults)."""
 from __future__ import annotations
 
 import dataclasses
@@ -52,7 +52,7 @@ class RenderConfig:
     out: str = "data_out/render"
     size: int = 128
     views_per_model: int = 16
-    lights_per_view: int = 1              # >1: same pose under other lighting (positives, METHOD §4)
+    lights_per_view: int = 1              # >1: same pose under other lighting (positives, docs/method.md §4)
     val_fraction: float = 0.2             # share of each category's models held out (split by model)
     views_per_shard: int = 512
     workers: int = 0                      # 0: one per CPU core

@@ -35,7 +35,7 @@ void main() {
 
 # Mask shading s = 1 - 0.75 * clamp((depth - near) / 2): the object lies within
 # 2 radii of depth from `near` (its closest possible point), so s is in [0.25, 1]:
-# one factor for all three channels, no gamma, no tint (METHOD §1; a regression target).
+# one factor for all three channels, no gamma, no tint (docs/method.md §1; a regression target).
 _FRAGMENT = """
 #version 330
 uniform sampler2D u_texture;

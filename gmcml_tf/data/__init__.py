@@ -1,4 +1,4 @@
-"""Input pipeline: rendered shards -> tf.data batches for GM-CML (METHOD §1, §4).
+"""Input pipeline: rendered shards -> tf.data batches for GM-CML (docs/method.md §1, §4).
 
 shards.py (finding/checking shards), decoder.py (tf.Example -> tensors),
 parser.py (resize, background removal, flip), samplers.py (multi-triplet sets),

@@ -1,4 +1,4 @@
-"""Decoding the shards' tf.train.Example records into tensors (METHOD §1).
+"""Decoding the shards' tf.train.Example records into tensors (docs/method.md §1).
 
 Only decoding lives here: serialized Examples -> labels and uint8 pixels at the stored
 size. Resizing, background removal and augmentation are the parser's (`parser.py`).

@@ -1,7 +1,7 @@
 """Turning decoded batches into model inputs: scale, background removal, resize, flip.
 
 Works on whole batches (one op per batch, not per image: the cheap way on CPU).
-Outputs follow `make_dataset`'s API (METHOD §1, §4): O and M float32 in [0, 1],
+Outputs follow `make_dataset`'s API (docs/method.md §1, §4): O and M float32 in [0, 1],
 alpha (N, S, S, 1).
 """
 from __future__ import annotations
@@ -53,10 +53,10 @@ def preprocess(batch: dict, seed: tf.Tensor, *, image_size: int, stored_size: in
 
     - background=False multiplies O by alpha *before* resizing: O rendered over black
       (alpha is exactly 0/1 at the stored size), the paper's first triplet stage
-      (METHOD §4, §V-C).
+      (docs/method.md §4, §V-C).
     - training: a random horizontal flip (stateless, seeded, per row), the same for O,
       M and alpha so they stay aligned. Nothing alters M's colours: it is the
-      reconstruction target (METHOD §2).
+      reconstruction target (docs/method.md §2).
     - training with an enabled `augment`: `gmcml_tf.data.augment` instead of the bare flip.
     """
     image, mask, alpha = (tf.cast(batch[k], tf.float32) * (1.0 / 255.0) for k in PIXEL_KEYS)

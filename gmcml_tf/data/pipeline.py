@@ -1,4 +1,4 @@
-"""`make_dataset`: the tf.data input pipeline of GM-CML training (METHOD §1, §4, §V-C).
+"""`make_dataset`: the tf.data input pipeline of GM-CML training (docs/method.md §1, §4, §V-C).
 
 shards -> interleave -> [close filter] -> shuffle -> repeat -> batch -> decode + parse
 (resize, background removal, flip; one parallel map call per batch) -> prefetch.
@@ -34,7 +34,7 @@ def make_dataset(data_dir: str, split: str, *, image_size: int, batch_size: int,
     alpha (N, S, S, 1) float32, label (N,) int32; S = image_size.
     - triplets=False: N = batch_size; shuffled (seeded) when training, file order otherwise.
     - triplets=True: N = batch_size * SET_SIZE, set-major rows [ref, positive, same-class
-      negative, other-class negative x 2] (METHOD §4; see `samplers.sample_set`). Holds
+      negative, other-class negative x 2] (docs/method.md §4; see `samplers.sample_set`). Holds
       the split's PNG strings in memory (~ the shard bytes); `cache` is then moot.
     - background=False: O over black (O * alpha), the first triplet stage (§V-C).
     - close_only: only camera/mode == close records (the softmax fine-tune stage, §V-C).

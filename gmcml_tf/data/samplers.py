@@ -1,4 +1,4 @@
-"""Multi-triplet set sampling from the pose labels in the shards (METHOD §4, paper §V-B).
+"""Multi-triplet set sampling from the pose labels in the shards (docs/method.md §4, paper §V-B).
 
 A set is 5 records: [reference, positive, same-class negative, other-class negative,
 other-class negative]. `RecordIndex.load` makes one pass over the shards keeping the
@@ -99,7 +99,7 @@ def _angles(index: RecordIndex, ref: tf.Tensor, cand: tf.Tensor) -> tf.Tensor:
 
 
 def sample_set(index: RecordIndex, ref: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
-    """(5,) int32 record numbers of the multi-triplet set of reference `ref` (METHOD §4).
+    """(5,) int32 record numbers of the multi-triplet set of reference `ref` (docs/method.md §4).
 
     - positive: same model; the same view under another light when there is one (angle
       0, preferred), else the nearest camera direction; never the reference itself

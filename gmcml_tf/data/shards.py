@@ -1,4 +1,4 @@
-"""Finding and checking the shards of a render (METHOD §1): `open_split`, `DataError`.
+"""Finding and checking the shards of a render (docs/method.md §1): `open_split`, `DataError`.
 
 A render folder holds `manifest.json` and `{split}-XXXXX-of-XXXXX.tfrecord` shards
 (tfrecords_tools.writer). Every user mistake here (wrong folder, nothing rendered yet,

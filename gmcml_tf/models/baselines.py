@@ -1,7 +1,7 @@
-"""Ablation networks of paper Tables I-III (METHOD §7).
+"""Ablation networks of paper Tables I-III (docs/method.md §7).
 
 Reconstruction baselines (deterministic, no latent variables, same macro architecture
-as the variational coder of METHOD §2):
+as the variational coder of docs/method.md §2):
   * ``ConvCoder(kind="fcn")``: conv encoder, transposed-conv decoder with FCN-style
     skip connections (concatenation of the encoder map of the same size); no dense
     layers at all.
@@ -36,7 +36,7 @@ def _conv_bn_relu(x, filters, kernel, strides, name):
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class ConvCoder(keras.Model):
-    """Deterministic FCN / DeconvNet reconstruction baseline O -> M' (METHOD §7)."""
+    """Deterministic FCN / DeconvNet reconstruction baseline O -> M' (docs/method.md §7)."""
 
     def __init__(self, image_size: int | Sequence[int] = 112, kind: str = "fcn",
                  filters: Sequence[int] = (64, 64, 64, 128, 128), hidden_dim: int = 128,
@@ -121,7 +121,7 @@ def _stem(image_size, input_channels, upsample, conv1_kernel):
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class SqueezeNet(_Classifier):
-    """SqueezeNet (Fire modules, no bypass) in ZigzagNet's macro layout (METHOD §3, §7)."""
+    """SqueezeNet (Fire modules, no bypass) in ZigzagNet's macro layout (docs/method.md §3, §7)."""
 
     def __init__(self, image_size=112, input_channels: int = 3, num_classes: int = 12,
                  upsample: bool = False, dropout: float = 0.5, **kwargs):

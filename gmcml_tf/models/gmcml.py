@@ -1,4 +1,4 @@
-"""GM-CML: reconstruction net + classifier trained together (paper §VI, eq. 8-12; METHOD §6).
+"""GM-CML: reconstruction net + classifier trained together (paper §VI, eq. 8-12; docs/method.md §6).
 
 Training computes cls(ren(map(noi(O))), noi'(O)) and the loss of eq. (11):
 
@@ -13,7 +13,7 @@ probe pass of the reconstruction net on the clean batch gives M', hence
 v = Var(M') / (Var(M) + m_noise), R_rec and R_cls (eq. 9); the training pass then sees
 noi(O) = R_rec Ran + (1 - R_rec) O and the classifier noi'(O) with R_cls (eq. 8).
 
-Ablations (METHOD §7) are constructor arguments: ``recon`` "vc" | "fcn" | "deconvnet" |
+Ablations (docs/method.md §7) are constructor arguments: ``recon`` "vc" | "fcn" | "deconvnet" |
 "none"; ``classifier`` "zigzagnet" | "squeezenet" | "alexnet_small"; ``classifier_input``
 "concat" (6 channels [O, M']) | "rgb"; ``stop_recon_gradient`` (the "VC" ablation: M' is
 a constant for the classifier's losses); ``noise`` False (the "GM-ML" ablation).
@@ -32,7 +32,7 @@ from gmcml_tf.models.zigzagnet import ZigzagNet
 from gmcml_tf.noise import ALPHA, BETA, M_NOISE, apply_noise, noise_ratios, variance_ratio
 
 _PACKAGE = "gmcml_tf"
-SET_SIZE = 5  # multi-triplet set: reference, positive, 3 negatives (METHOD §4)
+SET_SIZE = 5  # multi-triplet set: reference, positive, 3 negatives (docs/method.md §4)
 LOSS_TERMS = ("enc", "gen", "pair", "tri", "softmax")
 METRIC_NAMES = tuple(f"loss/{t}" for t in LOSS_TERMS) + (
     "loss/total", "accuracy", "noise/r_rec", "noise/r_cls", "noise/variance_ratio")
@@ -130,7 +130,7 @@ class GMCML(keras.Model):
 
     # --- forward passes ------------------------------------------------------------
     def call(self, inputs, training=False):
-        """Inference: cls(ren(map(O)), O) on clean O (METHOD §6)."""
+        """Inference: cls(ren(map(O)), O) on clean O (docs/method.md §6)."""
         o = inputs["image"] if isinstance(inputs, dict) else inputs
         out = {}
         if self.recon_net is not None:

@@ -1,4 +1,4 @@
-"""The reconstruction sub-network: a variational coder O -> M' (paper §IV-A, METHOD §2).
+"""The reconstruction sub-network: a variational coder O -> M' (paper §IV-A, docs/method.md §2).
 
 Encoder q(X) gives mu and log sigma^2 of a diagonal Gaussian (eq. 1-2); z is drawn by
 re-parameterisation (eq. 14); the generator p(z) renders the semantic mask M'.
@@ -81,7 +81,7 @@ class Reparameterize(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class VariationalCoder(keras.Model):
-    """Variational coder mapping an RGB render O to its semantic mask M' (METHOD §2).
+    """Variational coder mapping an RGB render O to its semantic mask M' (docs/method.md §2).
 
     Call on images (B, H, W, 3) in [0, 1]; returns a dict with
     ``reconstruction`` (B, H, W, 3) in [0, 1], ``mu`` and ``log_var`` (B, latent_dim).

@@ -1,4 +1,4 @@
-"""The classification sub-network: ZigzagNet (paper §V-A, Fig. 4; METHOD §3).
+"""The classification sub-network: ZigzagNet (paper §V-A, Fig. 4; docs/method.md §3).
 
 A SqueezeNet-like stack of Zigzag modules with a 1x1-conv bypass in every module and
 no fully connected layers. Two fixes over the authors' code: the "3x3" expand branch
