@@ -331,10 +331,8 @@ def _fit(cfg, workdir, data_dir, dataset_fn, show_progress, train_records):
         first_step = int(optimizer.iterations.numpy()) - start * steps  # of this stage
         learning_rate = None
         if t.lr_schedule != "constant" or t.warmup_fraction > 0:
-            learning_rate = functools.partial(
-                lambda step, first: stage_learning_rate(base_lr, step - first, stage.epochs * steps,
-                                                        t.lr_schedule, t.warmup_fraction),
-                first=first_step)
+            def learning_rate(step, first=first_step, base=base_lr, total=stage.epochs * steps):
+                return stage_learning_rate(base, step - first, total, t.lr_schedule, t.warmup_fraction)
         guard, write_images = _callbacks(model, optimizer, ckpt, manager, writer, history,
                                          out, cfg, si, stage, images, learning_rate)
         if start < stage.epochs:

@@ -173,7 +173,7 @@ class ModelRepository:
                 with self._lock:
                     self._states[v] = VersionState(v, END, message)
                 self._log(f"version {v} of {self.name} failed to load, still serving "
-                          f"{self.available() or 'nothing'}: {message}")
+                          f"{self.versions() or 'nothing'}: {message}")
                 continue
             with self._lock:
                 self._servables[v] = servable
@@ -197,13 +197,10 @@ class ModelRepository:
         if self._thread is not None:
             self._thread.join(timeout=60)
 
-    def available(self) -> list[int]:
-        with self._lock:
-            return sorted(self._servables)
-
     def versions(self) -> list[int]:
         """The versions that can answer requests now."""
-        return self.available()
+        with self._lock:
+            return sorted(self._servables)
 
     def status(self, name: str, version: int | None = None) -> list[VersionState]:
         """TF Serving's model status: every version it knows of, newest first."""
