@@ -10,7 +10,8 @@ from tfrecords_tools import schema
 def _features():
     f = {k: {"bytes": b"\x00\xffpng", "int64": 7, "float": 1.5}[kind]
          for k, (kind, _) in schema.FEATURES.items()}
-    f.update({"pose/focal_offset": [0.1, -0.2, 0.3], "seed": -5, "label": 2 ** 40, "category": "car"})
+    f.update({"pose/focal_offset": [0.1, -0.2, 0.3], "seed": -5, "label": 2 ** 40, "category": "car",
+              "light/color": [1.0, 0.9, 0.8, 0.5, 0.5, 1.0, 0.0, 0.0, 0.0]})
     return f
 
 
@@ -26,6 +27,14 @@ def test_tensorflow_parses_our_examples_and_serialises_them_identically(tmp_path
     assert parsed["category"].numpy() == b"car" and parsed["image/encoded"].numpy() == b"\x00\xffpng"
     np.testing.assert_allclose(parsed["pose/focal_offset"].numpy(), [0.1, -0.2, 0.3], rtol=1e-6)
     assert tf.train.Example.FromString(records[0].numpy()).SerializeToString(deterministic=True) == data
+
+
+def test_records_without_the_randomisation_keys_parse_with_their_defaults():
+    tf = pytest.importorskip("tensorflow")
+    plain = {k: v for k, v in _features().items() if k not in schema.OPTIONAL}
+    parsed = tf.io.parse_single_example(schema.encode_example(plain), schema.feature_spec())
+    assert parsed["light/count"].numpy() == 1 and parsed["randomize/occluders"].numpy() == 0
+    np.testing.assert_array_equal(parsed["light/color"].numpy(), [1, 1, 1, 0, 0, 0, 0, 0, 0])
 
 
 def test_decode_inverts_encode():

@@ -96,3 +96,13 @@ def make_camera(direction: np.ndarray, view_index: int, rng: np.random.Generator
     return Camera(position=position, target=target, focal=focal, fov_deg=fov_deg, view_index=int(view_index),
                   azimuth=az, elevation=el, distance=d,
                   mode="close" if close else "center")
+
+
+def aimed_off(camera: Camera, shift: float, angle: float) -> Camera:
+    """The same camera aimed `shift` object radii beside its target, across the view axis,
+    in the image direction `angle` (radians): the object moves towards a border and, for
+    shifts near the half-width of the view, runs off it (a truncated framing)."""
+    m = camera.view_matrix()
+    right, up = m[0, :3], m[1, :3]
+    offset = shift * (np.cos(angle) * right + np.sin(angle) * up)
+    return dataclasses.replace(camera, target=camera.target + offset, mode="truncated")

@@ -55,11 +55,14 @@ class BackgroundPool:
         return name, out
 
 
-def composite(rgb: np.ndarray, alpha: np.ndarray, background: np.ndarray | None) -> np.ndarray:
-    """Object over background; alpha is binary (no anti-aliasing), so a select is exact."""
+def composite(rgb: np.ndarray, alpha: np.ndarray, background: np.ndarray | None,
+              cover: np.ndarray | None = None) -> np.ndarray:
+    """Object (and occluders, `cover`) over background; alpha is binary (no anti-aliasing),
+    so a select is exact."""
     if background is None:
-        return rgb  # already black where there is no object
-    return np.where(alpha[..., None] > 0, rgb, background)
+        return rgb  # already black where nothing was drawn
+    front = alpha > 0 if cover is None else (alpha > 0) | cover
+    return np.where(front[..., None], rgb, background)
 
 
 def _load_folder(root: Path) -> list[tuple[str, Image.Image]]:

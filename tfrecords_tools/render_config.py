@@ -43,6 +43,42 @@ class LightConfig:
 
 
 @dataclasses.dataclass
+class RandomizeConfig:
+    """Domain randomisation at render time (tfrecords_tools/randomize.py); all off by default.
+
+    Each `*_fraction` is the share of views that get that kind of randomisation, drawn
+    independently per view from the view's seed and recorded in its record.
+    """
+    texture_fraction: float = 0.0        # views whose materials get random textures
+    texture_per_material: float = 0.7    # on such a view, each material's chance of a new one
+    photo_textures: float = 0.5          # share of the texture pool cut from background photos
+    light_fraction: float = 0.0          # views lit by 1..max_lights coloured lights + specular
+    max_lights: int = 3
+    light_saturation: float = 0.35       # most a light's colour departs from white (HSV s)
+    specular: tuple[float, float] = (0.0, 0.6)
+    occluder_fraction: float = 0.0       # views with primitives in front of / beside the object
+    max_occluders: int = 3
+    truncate_fraction: float = 0.0       # views framed so the object runs off the border
+    truncate_shift: tuple[float, float] = (0.5, 1.0)  # aim moved across the view axis, radii
+
+    @property
+    def enabled(self) -> bool:
+        return any(f > 0 for f in (self.texture_fraction, self.light_fraction,
+                                   self.occluder_fraction, self.truncate_fraction))
+
+    def validate(self, p: str) -> None:
+        for name in ("texture_fraction", "texture_per_material", "photo_textures", "light_fraction",
+                     "light_saturation", "occluder_fraction", "truncate_fraction"):
+            check_range(f"{p}.{name}", getattr(self, name), 0.0, 1.0)
+        check_range(f"{p}.max_lights", self.max_lights, 1, 3)
+        check_range(f"{p}.max_occluders", self.max_occluders, 1, 8)
+        for name, top in (("specular", 4.0), ("truncate_shift", 3.0)):
+            lo, hi = getattr(self, name)
+            if not 0 <= lo <= hi <= top:
+                raise ConfigError(f"{p}.{name}: {[lo, hi]} must satisfy 0 <= min <= max <= {top:g}")
+
+
+@dataclasses.dataclass
 class RenderConfig:
     meshes: str = "procedural"            # DIR | shapenet:DIR | procedural
     procedural_per_category: int = 8      # models per category of the embedded generator
@@ -63,6 +99,7 @@ class RenderConfig:
     background_flip: bool = True
     camera: CameraConfig = dataclasses.field(default_factory=CameraConfig)
     light: LightConfig = dataclasses.field(default_factory=LightConfig)
+    randomize: RandomizeConfig = dataclasses.field(default_factory=RandomizeConfig)
 
     def validate(self, p: str = "render") -> None:
         check_range(f"{p}.size", self.size, 16, 4096)

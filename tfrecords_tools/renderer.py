@@ -11,24 +11,28 @@ import dataclasses
 import moderngl
 import numpy as np
 
-from tfrecords_tools.asset import MeshAsset
+from tfrecords_tools.asset import MeshAsset, Primitive
 from tfrecords_tools.cameras import Camera
 
 _VERTEX = """
 #version 330
 uniform mat4 u_view;
 uniform mat4 u_proj;
+uniform mat4 u_model;            // identity for the object; places occluders
 in vec3 in_pos;
 in vec3 in_normal;
 in vec2 in_uv;
 out vec3 v_normal;
 out vec2 v_uv;
 out float v_depth;
+out vec3 v_world;
 void main() {
-    vec4 p = u_view * vec4(in_pos, 1.0);
+    vec4 w = u_model * vec4(in_pos, 1.0);
+    vec4 p = u_view * w;
     v_depth = -p.z;              // linear depth along the optical axis
-    v_normal = in_normal;        // world space: meshes have no model transform
+    v_normal = mat3(u_model) * in_normal;  // rotation and scale only: no shear in use
     v_uv = in_uv;
+    v_world = w.xyz;
     gl_Position = u_proj * p;
 }
 """
@@ -46,39 +50,119 @@ uniform float u_intensity;
 uniform float u_ambient;
 uniform vec3 u_mask_color;
 uniform float u_mask_near;
+// Domain randomisation (randomize.py). With u_dressed false the shading is the plain one,
+// bit for bit, so renders without randomisation keep their bytes.
+uniform bool u_dressed;
+uniform bool u_occluder;         // an occluder: colour only; M, alpha and depth stay the object's
+uniform bool u_box_uv;           // texture coordinates from the world position, not the mesh
+uniform float u_uv_scale;
+uniform int u_num_lights;
+uniform vec3 u_light_dirs[3];
+uniform vec3 u_light_colors[3];
+uniform float u_intensities[3];
+uniform float u_specular;
+uniform float u_shininess;
+uniform vec3 u_camera_pos;
 in vec3 v_normal;
 in vec2 v_uv;
 in float v_depth;
+in vec3 v_world;
 layout(location = 0) out vec4 f_rgb;
 layout(location = 1) out vec4 f_mask;
 layout(location = 2) out float f_depth;
 void main() {
-    vec4 c = u_has_texture ? u_color * texture(u_texture, v_uv) : u_color;
-    if (c.a < 0.1) discard;      // cut-out textures (leaves, fences); glass stays opaque
     vec3 n = normalize(v_normal);
+    vec2 uv = v_uv;
+    if (u_box_uv) {              // project along the dominant normal axis: any mesh, no UVs needed
+        vec3 a = abs(n), q = v_world * u_uv_scale;
+        uv = (a.x > a.y && a.x > a.z) ? q.yz : ((a.y > a.z) ? q.xz : q.xy);
+    }
+    vec4 c = u_has_texture ? u_color * texture(u_texture, uv) : u_color;
+    if (c.a < 0.1) discard;      // cut-out textures (leaves, fences); glass stays opaque
     if (!gl_FrontFacing) n = -n; // materials are double-sided
-    float lambert = max(dot(n, u_light_dir), 0.0);
-    f_rgb = vec4(clamp(c.rgb * (u_ambient + u_intensity * lambert), 0.0, 1.0), 1.0);
+    vec3 rgb;
+    if (!u_dressed) {
+        float lambert = max(dot(n, u_light_dir), 0.0);
+        rgb = c.rgb * (u_ambient + u_intensity * lambert);
+    } else {                     // coloured lights, Blinn-Phong highlights
+        vec3 k = vec3(u_ambient), spec = vec3(0.0);
+        vec3 v = normalize(u_camera_pos - v_world);
+        for (int i = 0; i < u_num_lights; ++i) {
+            float lambert = max(dot(n, u_light_dirs[i]), 0.0);
+            k += u_intensities[i] * lambert * u_light_colors[i];
+            float h = max(dot(n, normalize(u_light_dirs[i] + v)), 0.0);
+            spec += (lambert > 0.0 ? u_specular * u_intensities[i] * pow(h, u_shininess) : 0.0)
+                    * u_light_colors[i];
+        }
+        rgb = c.rgb * k + spec;
+    }
+    if (u_occluder) {
+        f_rgb = vec4(clamp(rgb, 0.0, 1.0), 0.0);
+        f_mask = vec4(0.0, 0.0, 0.0, 1.0);
+        f_depth = -1.0;          // marks occluder pixels for the read-back
+        return;
+    }
+    f_rgb = vec4(clamp(rgb, 0.0, 1.0), 1.0);
     float s = 1.0 - 0.75 * clamp((v_depth - u_mask_near) / 2.0, 0.0, 1.0);
     f_mask = vec4(u_mask_color * s, 1.0);
     f_depth = v_depth;
 }
 """
 
-
 @dataclasses.dataclass(frozen=True)
 class Light:
     direction: np.ndarray  # (3,) unit vector towards the light, world space
     intensity: float
     ambient: float
+    color: tuple[float, float, float] = (1.0, 1.0, 1.0)  # used by dressed renders only
+
+
+@dataclasses.dataclass(frozen=True)
+class Occluder:
+    shape: str                 # one of SHAPES
+    model: np.ndarray          # (4, 4) model -> world transform
+    texture: int | None        # index into the renderer's texture pool, or a plain colour
+    color: tuple[float, float, float, float]
+    uv_scale: float = 2.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Dressing:
+    """The domain randomisation of one view (drawn by randomize.py)."""
+    lights: tuple[Light, ...]                  # every light; lights[0] is the plain render's
+    specular: float = 0.0
+    shininess: float = 16.0
+    # part index -> (pool texture or None for a plain colour, RGBA colour, uv scale)
+    materials: dict[int, tuple[int | None, tuple[float, float, float, float], float]] = \
+        dataclasses.field(default_factory=dict)
+    occluders: tuple[Occluder, ...] = ()
 
 
 @dataclasses.dataclass
 class Targets:
-    rgb: np.ndarray    # (H, W, 3) uint8, object on black
+    rgb: np.ndarray    # (H, W, 3) uint8, object (and occluders) on black
     mask: np.ndarray   # (H, W, 3) uint8, palette colour x depth shading, black background
     depth: np.ndarray  # (H, W) float32 linear depth in object radii, +inf off the object
-    alpha: np.ndarray  # (H, W) uint8, 255 on the object, 0 elsewhere
+    alpha: np.ndarray  # (H, W) uint8, 255 on the visible object, 0 elsewhere
+    cover: np.ndarray | None = None  # (H, W) bool: occluder pixels (not object), if any
+
+
+SHAPES = ("box", "sphere", "cylinder")
+
+
+def _shape_asset(shape: str) -> MeshAsset:
+    """Unit primitives for occluders; box and cylinder flat-shaded (unmerged vertices)."""
+    import trimesh
+    if shape == "sphere":
+        m = trimesh.creation.icosphere(subdivisions=2, radius=0.5)
+    else:
+        m = (trimesh.creation.box(extents=(1.0, 1.0, 1.0)) if shape == "box"
+             else trimesh.creation.cylinder(radius=0.5, height=1.0, sections=16))
+        m.unmerge_vertices()
+    prim = Primitive(positions=np.asarray(m.vertices, np.float32),
+                     faces=np.asarray(m.faces, np.uint32))
+    return MeshAsset(model_id=shape, category="occluder", source=f"primitive:{shape}",
+                     primitives=[prim])
 
 
 class _GpuMesh:
@@ -138,6 +222,28 @@ class Renderer:
             depth_attachment=self.ctx.depth_renderbuffer((size, size)))
         self._cache: dict[int, tuple[MeshAsset, _GpuMesh]] = {}
         self._cache_size = cache_meshes
+        self.prog["u_model"].write(np.eye(4, dtype="f4").tobytes())
+        self.prog["u_dressed"].value = False
+        self.prog["u_occluder"].value = False
+        self.prog["u_box_uv"].value = False
+        self._pool: list[moderngl.Texture] = []
+        self._shapes: dict[str, _GpuMesh] = {}
+
+    def set_texture_pool(self, images: list[np.ndarray]) -> None:
+        """Upload the random textures that dressed renders draw from (once per worker)."""
+        for t in self._pool:
+            t.release()
+        self._pool = []
+        for img in images:
+            img = np.ascontiguousarray(np.flipud(img))
+            tex = self.ctx.texture((img.shape[1], img.shape[0]), img.shape[2], img.tobytes())
+            tex.build_mipmaps()
+            tex.repeat_x = tex.repeat_y = True
+            self._pool.append(tex)
+
+    @property
+    def pool_size(self) -> int:
+        return len(self._pool)
 
     @property
     def gl_renderer(self) -> str:
@@ -155,7 +261,7 @@ class Renderer:
         return gm
 
     def render(self, asset: MeshAsset, camera: Camera, light: Light,
-               mask_color: tuple[float, float, float]) -> Targets:
+               mask_color: tuple[float, float, float], dressing: Dressing | None = None) -> Targets:
         gm = self._gpu_mesh(asset)
         self.fbo.use()
         self.ctx.enable(moderngl.DEPTH_TEST)
@@ -170,27 +276,71 @@ class Renderer:
         prog["u_mask_color"].value = tuple(float(c) for c in mask_color)
         # Nearest point of a unit sphere around the origin, seen from the camera.
         prog["u_mask_near"].value = float(np.linalg.norm(camera.position)) - 1.0
-        for vao, tex, color in gm.parts:
-            prog["u_color"].value = color
-            prog["u_has_texture"].value = tex is not None
-            if tex is not None:
-                tex.use(0)
-            vao.render(moderngl.TRIANGLES)
-        return self._read()
+        if dressing is None:
+            for vao, tex, color in gm.parts:
+                self._draw(vao, tex, color)
+            return self._read()
+        self._dress(camera, dressing)
+        try:
+            for i, (vao, tex, color) in enumerate(gm.parts):
+                if i in dressing.materials:
+                    pool, color, scale = dressing.materials[i]
+                    prog["u_box_uv"].value, prog["u_uv_scale"].value = True, float(scale)
+                    tex = None if pool is None else self._pool[pool]
+                self._draw(vao, tex, color)
+                prog["u_box_uv"].value = False
+            prog["u_occluder"].value = True
+            for occ in dressing.occluders:
+                prog["u_model"].write(np.asarray(occ.model, "f4").T.tobytes())
+                prog["u_box_uv"].value, prog["u_uv_scale"].value = True, float(occ.uv_scale)
+                shape = self._shape(occ.shape)
+                self._draw(shape.parts[0][0], None if occ.texture is None else self._pool[occ.texture],
+                           occ.color)
+            return self._read(with_cover=bool(dressing.occluders))
+        finally:  # the next plain render must see the plain state
+            prog["u_model"].write(np.eye(4, dtype="f4").tobytes())
+            prog["u_dressed"].value = prog["u_occluder"].value = prog["u_box_uv"].value = False
 
-    def _read(self) -> Targets:
+    def _draw(self, vao, tex, color) -> None:
+        self.prog["u_color"].value = tuple(float(c) for c in color)
+        self.prog["u_has_texture"].value = tex is not None
+        if tex is not None:
+            tex.use(0)
+        vao.render(moderngl.TRIANGLES)
+
+    def _dress(self, camera: Camera, dressing: Dressing) -> None:
+        prog, lights = self.prog, dressing.lights[:3]
+        pad = [Light(np.zeros(3), 0.0, 0.0)] * (3 - len(lights))
+        prog["u_dressed"].value = True
+        prog["u_num_lights"].value = len(lights)
+        prog["u_light_dirs"].value = [tuple(float(x) for x in li.direction) for li in (*lights, *pad)]
+        prog["u_light_colors"].value = [tuple(float(x) for x in li.color) for li in (*lights, *pad)]
+        prog["u_intensities"].value = [float(li.intensity) for li in (*lights, *pad)]
+        prog["u_specular"].value = float(dressing.specular)
+        prog["u_shininess"].value = float(dressing.shininess)
+        prog["u_camera_pos"].value = tuple(float(x) for x in camera.position)
+
+    def _shape(self, shape: str) -> _GpuMesh:
+        if shape not in self._shapes:
+            self._shapes[shape] = _GpuMesh(self.ctx, self.prog, _shape_asset(shape))
+        return self._shapes[shape]
+
+    def _read(self, with_cover: bool = False) -> Targets:
         s = self.size
         rgba = np.frombuffer(self.fbo.read(components=4, attachment=0), np.uint8).reshape(s, s, 4)[::-1]
         mask = np.frombuffer(self.fbo.read(components=4, attachment=1), np.uint8).reshape(s, s, 4)[::-1]
         depth = np.frombuffer(self.fbo.read(components=1, attachment=2, dtype="f4"),
                               np.float32).reshape(s, s)[::-1]
         alpha = rgba[..., 3]
+        cover = (depth < 0) if with_cover else None
         depth = np.where(alpha > 0, depth, np.float32(np.inf))
         return Targets(rgb=np.ascontiguousarray(rgba[..., :3]), mask=np.ascontiguousarray(mask[..., :3]),
-                       depth=depth, alpha=np.ascontiguousarray(alpha))
+                       depth=depth, alpha=np.ascontiguousarray(alpha), cover=cover)
 
     def release(self) -> None:
-        for _, gm in self._cache.values():
+        for gm in [*(g for _, g in self._cache.values()), *self._shapes.values()]:
             gm.release()
+        for t in self._pool:
+            t.release()
         self._cache.clear()
         self.ctx.release()

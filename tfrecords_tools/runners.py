@@ -35,6 +35,8 @@ def identity(cfg: RenderConfig) -> dict:
     d = dataclasses.asdict(cfg)
     for k in _NOT_IDENTITY:
         d.pop(k)
+    if not cfg.randomize.enabled:  # renders made before domain randomisation existed still resume
+        d.pop("randomize")
     return json.loads(json.dumps(d))  # tuples -> lists, as stored on disk
 
 

@@ -31,7 +31,7 @@ FEATURES: dict[str, tuple[str, str]] = {
     "pose/elevation": ("float", "degrees"),
     "pose/distance": ("float", "camera distance from the focal point, object radii"),
     "pose/focal_offset": ("float", "3 floats: focal point offset from the object centre, object radii"),
-    "camera/mode": ("bytes", "center or close"),
+    "camera/mode": ("bytes", "center, close or truncated (render.randomize)"),
     "camera/fov": ("float", "vertical field of view, degrees"),
     "light/index": ("int64", "lighting condition index for this pose (0..lights_per_view-1)"),
     "light/azimuth": ("float", "degrees, world frame"),
@@ -40,7 +40,18 @@ FEATURES: dict[str, tuple[str, str]] = {
     "light/ambient": ("float", "ambient term"),
     "background/id": ("bytes", "background image id ('none' for black)"),
     "seed": ("int64", "the seed of this view's random draws"),
+    # Written only by renders with domain randomisation (render.randomize); the defaults
+    # below stand for a record without them.
+    "light/count": ("int64", "lights on the object (1-3); the first is light/azimuth, ..."),
+    "light/color": ("float", "9 floats: RGB of each light, zeros for absent lights"),
+    "light/specular": ("float", "Blinn-Phong highlight strength (0: none)"),
+    "randomize/textured_materials": ("int64", "materials given a random texture or colour"),
+    "randomize/occluders": ("int64", "primitives placed in front of or beside the object"),
+    "randomize/truncated": ("int64", "1: the camera aims beside the object (camera/mode truncated)"),
 }
+# Defaults of the optional keys above, for records rendered without randomisation.
+OPTIONAL = {"light/count": 1, "light/color": [1.0, 1.0, 1.0] + [0.0] * 6, "light/specular": 0.0,
+            "randomize/textured_materials": 0, "randomize/occluders": 0, "randomize/truncated": 0}
 
 
 def _varint(n: int) -> bytes:
@@ -123,8 +134,10 @@ def feature_spec():
     """`tf.io.parse_single_example` spec for the shards (imports TensorFlow)."""
     import tensorflow as tf
     kinds = {"bytes": tf.string, "int64": tf.int64, "float": tf.float32}
-    spec = {k: tf.io.FixedLenFeature([], kinds[kind]) for k, (kind, _) in FEATURES.items()}
+    spec = {k: tf.io.FixedLenFeature([], kinds[kind], default_value=OPTIONAL.get(k))
+            for k, (kind, _) in FEATURES.items()}
     spec["pose/focal_offset"] = tf.io.FixedLenFeature([3], tf.float32)
+    spec["light/color"] = tf.io.FixedLenFeature([9], tf.float32, default_value=OPTIONAL["light/color"])
     return spec
 
 
@@ -151,6 +164,9 @@ def _fields(buf: bytes):
         i += n
 
 
+_VECTORS = ("pose/focal_offset", "light/color")
+
+
 def decode_example(data: bytes) -> dict:
     """Inverse of `encode_example`: scalars for one-element lists (no TensorFlow needed)."""
     out = {}
@@ -170,5 +186,5 @@ def decode_example(data: bytes) -> dict:
                     while j < len(packed):
                         v, j = _read_varint(packed, j)
                         values.append(v - (1 << 64) if v >= 1 << 63 else v)
-            out[key] = values[0] if len(values) == 1 and key != "pose/focal_offset" else values
+            out[key] = values[0] if len(values) == 1 and key not in _VECTORS else values
     return out

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfrecords_tools import cameras, schema
+from tfrecords_tools import cameras, randomize, schema
 from tfrecords_tools.asset import MeshAsset
 from tfrecords_tools.categories import PALETTE, label_of
 from tfrecords_tools.compose import BackgroundPool, composite
@@ -45,6 +45,10 @@ class ViewRenderer:
         self._meshes: collections.OrderedDict[ModelRef, MeshAsset] = collections.OrderedDict()
         self._cache_size = cache_size
         self.failed: dict[ModelRef, str] = {}
+        self.randomized: collections.Counter = collections.Counter()  # per shard, for its metadata
+        if cfg.randomize.enabled:
+            pool_rng = np.random.default_rng(derive_seed(cfg.seed, "texture pool"))
+            self.renderer.set_texture_pool(randomize.texture_pool(pool_rng, cfg.randomize, self.backgrounds))
 
     def mesh(self, ref: ModelRef) -> MeshAsset:
         if ref in self._meshes:
@@ -78,11 +82,20 @@ class ViewRenderer:
         rng = np.random.default_rng(view_seed)
         light, light_az, light_el = light_from(rng, cam.azimuth, self.cfg.light)
         label = label_of(ref.category)
-        t = self.renderer.render(asset, cam, light, PALETTE[label])
+        dressing, extra = None, {}
+        if self.cfg.randomize.enabled:
+            key = (ref.category, ref.model_id, unit.slot)
+            d = randomize.draw(np.random.default_rng(derive_seed(self.cfg.seed, "randomize", *key)),
+                               np.random.default_rng(derive_seed(self.cfg.seed, "relight", *key, unit.light)),
+                               self.cfg.randomize, cam, light, len(asset.primitives),
+                               self.renderer.pool_size)
+            cam, dressing, extra = d.camera, d.dressing, d.record
+            self.randomized.update({"views": 1, **d.kinds})
+        t = self.renderer.render(asset, cam, light, PALETTE[label], dressing)
         if bare:
             return t
         bg_id, bg = self.backgrounds.sample(rng, self.cfg.size)
-        image = composite(t.rgb, t.alpha, bg)
+        image = composite(t.rgb, t.alpha, bg, t.cover)
         depth16 = np.where(np.isfinite(t.depth),
                            np.clip(np.round(t.depth * schema.DEPTH_SCALE), 1, 65535), 0).astype(np.uint16)
         return schema.encode_example({
@@ -95,7 +108,7 @@ class ViewRenderer:
             "camera/mode": cam.mode, "camera/fov": cam.fov_deg, "light/index": unit.light,
             "light/azimuth": light_az, "light/elevation": light_el,
             "light/intensity": light.intensity, "light/ambient": light.ambient,
-            "background/id": bg_id, "seed": view_seed,
+            "background/id": bg_id, "seed": view_seed, **extra,
         })
 
     def _png(self, arr: np.ndarray) -> bytes:
@@ -105,6 +118,7 @@ class ViewRenderer:
         """Render and atomically write one shard; returns its metadata (also written beside it)."""
         t0 = time.perf_counter()
         records, per_category, skipped, missing, triangles = [], collections.Counter(), {}, {}, {}
+        self.randomized = collections.Counter()
         for i, unit in enumerate(task.units):
             ref = unit.ref
             if ref in self.failed:
@@ -127,6 +141,7 @@ class ViewRenderer:
         meta = {"shard": task.name, "split": task.split, "records": len(records),
                 "per_category": dict(sorted(per_category.items())), "skipped_meshes": skipped,
                 "missing_textures": missing, "triangles": triangles,
+                **({"randomized": dict(sorted(self.randomized.items()))} if self.cfg.randomize.enabled else {}),
                 "seconds": round(time.perf_counter() - t0, 3)}
         write_shard(out_dir, task.name, records, meta)
         return meta

@@ -81,6 +81,7 @@ def build_manifest(out_dir: Path, shard_names: list[str], header: dict) -> dict:
     splits: dict[str, dict] = {}
     skipped, missing, triangles, records = {}, {}, {}, {}
     models = collections.defaultdict(set)
+    randomized = collections.Counter()
     for name in sorted(shard_names):
         meta = read_meta(out_dir, name)
         records[name] = meta["records"]
@@ -94,6 +95,7 @@ def build_manifest(out_dir: Path, shard_names: list[str], header: dict) -> dict:
         missing.update(meta["missing_textures"])
         triangles.update(meta["triangles"])
         models[meta["split"]].update(meta["triangles"])
+        randomized.update(meta.get("randomized", {}))
     for split, s in splits.items():
         s["per_category"] = dict(sorted(s["per_category"].items()))
         s["models"] = len(models[split])
@@ -104,4 +106,5 @@ def build_manifest(out_dir: Path, shard_names: list[str], header: dict) -> dict:
             "missing_textures": {"models": len(missing), "textures": sum(missing.values()),
                                  "per_model": dict(sorted(missing.items()))},
             "triangles": {"models": len(tri), "mean": round(sum(tri) / len(tri), 1) if tri else 0,
-                          "max": tri[-1] if tri else 0}}
+                          "max": tri[-1] if tri else 0},
+            **({"randomized": dict(sorted(randomized.items()))} if randomized else {})}
