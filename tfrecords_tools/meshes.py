@@ -28,7 +28,7 @@ from .asset import MeshAsset
 from .mesh_io import MESH_EXTENSIONS, UP_AXES, MeshError, finish, load_file, printable
 
 __all__ = ["MeshError", "SourceError", "ModelRef", "MeshSource", "FolderSource",
-           "ShapeNetSource", "ProceduralSource", "open_source", "nothing_loaded", "MESH_EXTENSIONS"]
+           "ShapeNetSource", "ProceduralSource", "UnionSource", "open_source", "nothing_loaded", "MESH_EXTENSIONS"]
 
 
 class SourceError(Exception):
@@ -278,6 +278,29 @@ class ProceduralSource(MeshSource):
             raise
 
 
+class UnionSource(MeshSource):
+    """Several sources as one library (`A+B`): e.g. a thin mesh folder topped up with the
+    procedural generator's models. Each model loads through its own source (own up axis)."""
+
+    def __init__(self, sources: list[MeshSource]):
+        super().__init__(max_triangles=sources[0].max_triangles)
+        self.spec = "+".join(s.spec for s in sources)
+        self._owner: dict[ModelRef, MeshSource] = {}
+        seen: set[tuple[str, str]] = set()
+        for src in sources:
+            for ref in src.models():
+                if (ref.category, ref.model_id) in seen:
+                    raise SourceError(f"model id {ref.category}/{ref.model_id} appears in two of "
+                                      f"the sources {_show(self.spec)}")
+                seen.add((ref.category, ref.model_id))
+                self._owner[ref] = src
+            self.ignored_folders += src.ignored_folders
+        self._refs = sorted(self._owner)
+
+    def load(self, ref: ModelRef) -> MeshAsset:
+        return self._owner[ref].load(ref)
+
+
 def nothing_loaded(spec: str, skipped: dict[str, dict]) -> SourceError:
     """The error for a render in which no model could be loaded (`skipped`: the
     manifest's "category/model_id" -> {"reason": ...}): one line, the first reasons."""
@@ -289,7 +312,9 @@ def nothing_loaded(spec: str, skipped: dict[str, dict]) -> SourceError:
 
 def open_source(spec: str, *, up_axis: str | None = None, max_triangles: int | None = None,
                 procedural_per_category: int = 8, seed: int = 0) -> MeshSource:
-    """A MeshSource for "procedural", "shapenet:DIR" or a folder library DIR.
+    """A MeshSource for "procedural", "shapenet:DIR", a folder library DIR, or several of
+    these joined by "+" (e.g. "meshes/+procedural"; a folder whose own name holds a "+" is
+    taken whole).
 
     `up_axis` (x, y, z, -x, -y, -z) is the axis of the files that points up; the
     default is "y" (glTF and ShapeNet). It does not apply to procedural models.
@@ -301,6 +326,13 @@ def open_source(spec: str, *, up_axis: str | None = None, max_triangles: int | N
     spec = (spec or "").strip()
     if not spec:
         raise SourceError("no mesh source given (a folder, 'shapenet:DIR' or 'procedural')")
+    if "+" in spec and not os.path.isdir(spec):
+        parts = [p.strip() for p in spec.split("+")]
+        if not all(parts):
+            raise SourceError(f"mesh source {_show(spec)}: an empty part around '+'")
+        return UnionSource([open_source(p, up_axis=up_axis, max_triangles=max_triangles,
+                                        procedural_per_category=procedural_per_category, seed=seed)
+                            for p in parts])
     if spec == "procedural":
         return ProceduralSource(procedural_per_category, seed, max_triangles=max_triangles)
     if spec.startswith("shapenet:"):
