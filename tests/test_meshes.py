@@ -352,6 +352,25 @@ def test_folder_library(tmp_path):
         assert asset.source == r.path
 
 
+def test_joined_sources_load_each_model_through_its_own(tmp_path):
+    lib = str(make_library(tmp_path / "lib"))
+    src = open_source(f"{lib}+procedural", procedural_per_category=1)
+    assert src.spec == f"{lib}+procedural"
+    assert len(src) == 4 + 12 and src.counts()["car"] == 3 + 1
+    proc = next(r for r in src.models() if r.path.startswith("procedural:"))
+    assert src.load(proc).source.startswith("procedural")
+    jet = next(r for r in src.models() if r.model_id == "jet")
+    lo, hi = src.load(jet).bounds()
+    assert np.allclose((lo + hi) / 2, 0, atol=1e-5)   # normalised like the folder's own load
+    with pytest.raises(SourceError, match="appears in two"):
+        open_source(f"{lib}+{lib}")
+    with pytest.raises(SourceError, match="empty part"):
+        open_source(f"{lib}+")
+    plus = tmp_path / "a+b"
+    make_library(plus)
+    assert open_source(str(plus)).spec == str(plus)    # a folder named with '+' is one source
+
+
 def test_folder_symlinked_category(tmp_path):
     write_obj(tmp_path / "elsewhere/cars/m")
     (tmp_path / "lib").mkdir()
