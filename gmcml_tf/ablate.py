@@ -19,7 +19,7 @@ import json
 import statistics
 from pathlib import Path
 
-from gmcml_tf.config import load_config
+from gmcml_tf.config import FIT_SECTIONS, load_config
 from tfrecords_tools.writer import write_json_atomic
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
@@ -88,7 +88,7 @@ def ablate(configs: list[str], data: str, photos, out: str, seeds: int = 1,
         path = config_path(name)
         runs = []
         for seed in range(seeds):
-            cfg = load_config(path, base + [f"train.seed={seed}"])
+            cfg = load_config(path, base + [f"train.seed={seed}"], short=FIT_SECTIONS)
             workdir = out / name / (f"seed-{seed}" if seeds > 1 else "")
             print(f"[ablate] {name} seed {seed} -> {workdir}", flush=True)
             runs.append(train_and_evaluate(cfg, workdir, photos, restrict_to_present))
@@ -112,7 +112,7 @@ def _audit(data, out: Path, base: list[str], seeds: int) -> dict:
     from gmcml_tf.train_config import LossWeights
     runs = []
     for seed in range(seeds):
-        cfg = load_config(config_path("zigzagnet"), base + [f"train.seed={seed}"])
+        cfg = load_config(config_path("zigzagnet"), base + [f"train.seed={seed}"], short=FIT_SECTIONS)
         # the config's main softmax stage (most steps), on backgrounds alone
         main = max((s for s in cfg.train.stages if s.losses.softmax > 0),
                    key=lambda s: s.epochs * (s.steps_per_epoch or 1))

@@ -46,7 +46,7 @@ def _render_overrides(args) -> list[str]:
 def cmd_render(args) -> int:
     from gmcml_tf.config import load_config
     from tfrecords_tools.runners import render
-    cfg = load_config(args.config, _render_overrides(args)).render
+    cfg = load_config(args.config, _render_overrides(args), short=("render",)).render
     if getattr(args, "runner", "local") == "beam":
         try:
             from tfrecords_tools.beam_runner import render_beam
@@ -101,18 +101,18 @@ def cmd_data_preview(args) -> int:
 def cmd_bench_render(args) -> int:
     from gmcml_tf.bench import bench_render
     from gmcml_tf.config import load_config
-    cfg = load_config(args.config, list(args.set or [])).render
+    cfg = load_config(args.config, list(args.set or []), short=("render",)).render
     result = bench_render(cfg, views=args.views, workers=args.workers, meshes=args.meshes)
     return emit_json(result, args.json)
 
 
 def cmd_fit(args) -> int:
-    from gmcml_tf.config import load_config
+    from gmcml_tf.config import FIT_SECTIONS, load_config
     from gmcml_tf.train import fit
     flags = [f"train.{key}={json.dumps(value)}" for key, value in
              (("data", args.data), ("seed", args.seed), ("workdir", args.workdir),
               ("skip_corrupt", args.skip_corrupt or None)) if value is not None]
-    cfg = load_config(args.config, list(args.set or []) + flags)
+    cfg = load_config(args.config, list(args.set or []) + flags, short=FIT_SECTIONS)
     s = fit(cfg, cfg.train.workdir, show_progress=not args.no_progress)
     acc = "n/a" if s["val_accuracy"] is None else f"{s['val_accuracy']:.3f}"
     print(f"done in {s['seconds']} s, {s['steps']} steps: val accuracy {acc}; model {s['model_mb']:.2f} MB "
@@ -129,7 +129,7 @@ def cmd_bench_train(args) -> int:
     model_cfg = None
     if args.config:
         from gmcml_tf.config import load_config
-        model_cfg = load_config(args.config, list(args.set or [])).model
+        model_cfg = load_config(args.config, list(args.set or []), short=("model",)).model
     result = bench_train(size=args.size, steps=args.steps, batch_size=args.batch_size,
                          model_cfg=model_cfg)
     return emit_json(result, args.json)
@@ -140,7 +140,7 @@ def cmd_bench_input(args) -> int:
     from gmcml_tf.bench import bench_train
     from gmcml_tf.config import load_config
     from gmcml_tf.data import bench_input
-    cfg = load_config(args.config, list(args.set or []))
+    cfg = load_config(args.config, list(args.set or []), short=("train", "model"))
     size, batch = cfg.model.image_size, cfg.train.batch_size
     data = args.data or cfg.train.data
     result = {"data": data, "image_size": size}

@@ -27,7 +27,7 @@ class EvalConfig:
         if self.fit not in FIT_MODES:
             raise ConfigError(f"{p}.fit: {self.fit!r} must be one of {', '.join(FIT_MODES)}")
 
-__all__ = ["ConfigError", "ExperimentConfig", "load_config"]
+__all__ = ["ConfigError", "ExperimentConfig", "FIT_SECTIONS", "load_config"]
 
 
 @dataclasses.dataclass
@@ -38,36 +38,51 @@ class ExperimentConfig:
     eval: EvalConfig = dataclasses.field(default_factory=EvalConfig)
 
 
-def _qualify(override: str, sections: list[str]) -> str:
-    """Prefix a section to `key=value` when the key omits it: render keys first (the
-    historical default, so `seed=1` stays `render.seed`), then train, then model keys;
-    a typo goes to the section of the closest key, whose error names it."""
+FIT_SECTIONS = ("train", "model", "eval")   # what `fit`, `ablate` and `demo`'s --set may shorten
+_SECTIONS = (("render", RenderConfig), ("train", TrainConfig), ("model", ModelConfig),
+             ("eval", EvalConfig))
+
+
+def _qualify(override: str, sections: list[str], short: tuple[str, ...]) -> str:
+    """Prefix a section to `key=value` when the key omits it: the section that has the key;
+    for a key of several sections (`seed`), the one among `short` (the sections the command
+    reads), else an error naming the full keys. A typo goes to the section of the closest
+    key, whose error names it."""
     key, eq, _ = override.partition("=")
     if not eq or not key.strip():   # checked here, so the message shows what the user typed
         raise ConfigError(f"--set {override!r}: expected key=value")
     head = key.split(".")[0]
     if head in sections:
         return override
-    owners = {}
-    for section, cls in (("render", RenderConfig), ("train", TrainConfig), ("model", ModelConfig),
-                         ("eval", EvalConfig)):
+    owners: dict[str, list[str]] = {}
+    for section, cls in _SECTIONS:
         for f in dataclasses.fields(cls):
-            owners.setdefault(f.name, section)
-    if head not in owners:  # a typo: send it where the closest key lives, for the hint
+            owners.setdefault(f.name, []).append(section)
+    if head not in owners:
         close = difflib.get_close_matches(head, list(owners), n=1)
         head = close[0] if close else "meshes"
-    return f"{owners[head]}.{override}"
+    found = owners[head]
+    if len(found) > 1:
+        found = [s for s in found if s in short]
+        if len(found) != 1:
+            full = ", ".join(f"{s}.{key.strip()}" for s in owners[head])
+            raise ConfigError(f"--set {override}: {head!r} is a key of several sections ({full}); "
+                              "give the full key")
+    return f"{found[0]}.{override}"
 
 
-def load_config(path: str | Path | None, overrides: list[str] | None = None) -> ExperimentConfig:
+def load_config(path: str | Path | None, overrides: list[str] | None = None,
+                short: tuple[str, ...] = ("render", "train", "model", "eval")) -> ExperimentConfig:
     """Read `path` (or the defaults when None), apply `key=value` overrides, validate.
 
-    An override key may omit its section: `size=64` means `render.size=64`,
-    `batch_size=8` means `train.batch_size=8` (see `_qualify`).
+    An override key may omit its section when one of the `short` sections (those the
+    command reads) has it: `size=64` means `render.size=64`, `batch_size=8` means
+    `train.batch_size=8`; `seed=7` is `render.seed` for `render` and `train.seed` for
+    `fit`, and an error where both sections count (see `_qualify`).
     """
     data = read_yaml(path) if path else {}
     sections = [f.name for f in dataclasses.fields(ExperimentConfig)]
-    qualified = [_qualify(o, sections) for o in (overrides or [])]
+    qualified = [_qualify(o, sections, short) for o in (overrides or [])]
     apply_overrides(data, qualified)
     try:
         return from_dict(ExperimentConfig, data)

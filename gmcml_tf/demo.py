@@ -18,7 +18,7 @@ DEFAULT_PHOTOS = REPO.parent / "shared" / "data" / "real_dev"
 
 def demo(workdir: str = "runs/gm_cml", data: str = "data_out/quickstart", photos: str | None = None,
          export_to: str = "saved_models/gm_cml", seed: int = 0, overrides: list[str] | None = None) -> dict:
-    from gmcml_tf.config import load_config
+    from gmcml_tf.config import FIT_SECTIONS, load_config
     from gmcml_tf.real_photos import open_photos
     from gmcml_tf.train import fit
     from tfrecords_tools.runners import render
@@ -27,7 +27,8 @@ def demo(workdir: str = "runs/gm_cml", data: str = "data_out/quickstart", photos
     rcfg = load_config(CONFIG_DIR / "quickstart.yaml", [f"render.out={json.dumps(data)}",
                                                           f"render.seed={seed}"]).render
     cfg = load_config(CONFIG_DIR / "gm_cml.yaml", list(overrides or []) + [
-        f"train.data={json.dumps(data)}", f"train.seed={seed}", f"train.workdir={json.dumps(workdir)}"])
+        f"train.data={json.dumps(data)}", f"train.seed={seed}", f"train.workdir={json.dumps(workdir)}"],
+        short=FIT_SECTIONS)
     photo_dir = photos or (str(DEFAULT_PHOTOS) if DEFAULT_PHOTOS.is_dir() else None)
     photo_set = open_photos(photo_dir) if photo_dir else None
 

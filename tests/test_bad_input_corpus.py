@@ -324,3 +324,16 @@ def test_evaluate_bad_run_folders(capsys, tmp_path):
     code, _, err = cli(capsys, "evaluate", "--workdir", run, "--real", tmp_path / "photos")
     assert_one_error_line(code, err, run / "config.yaml", "model.imagesize")
     assert sorted(p.name for p in run.iterdir()) == ["config.yaml", "model.keras"]
+
+
+def test_a_short_key_of_several_sections_goes_to_the_commands_own_or_is_refused(capsys, tmp_path):
+    from gmcml_tf.config import FIT_SECTIONS, load_config
+    smoke = REPO / "configs/smoke.yaml"
+    fit = load_config(smoke, ["seed=7"], short=FIT_SECTIONS)
+    assert (fit.train.seed, fit.render.seed) == (7, 0)
+    rendered = load_config(smoke, ["seed=7"], short=("render",))
+    assert (rendered.train.seed, rendered.render.seed) == (0, 7)
+    with pytest.raises(Exception, match=r"render\.seed, train\.seed"):
+        load_config(smoke, ["seed=7"])
+    code, _, err = cli(capsys, "bench", "input", "--config", smoke, "--set", "seed=x")
+    assert_one_error_line(code, err, "train.seed")
