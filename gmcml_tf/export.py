@@ -26,6 +26,7 @@ import tensorflow as tf
 from gmcml_tf.inference import predict
 from gmcml_tf.preprocess import check_fit, decode_image, fit_to_square
 from gmcml_tf.errors import ExportError  # noqa: F401  (re-exported)
+from tfrecords_tools.writer import as_open_would
 
 METADATA_FILE = "assets.extra/gmcml.json"
 SIGNATURES = ("serving_default", "predict_images")
@@ -97,6 +98,7 @@ def export(model: keras.Model, base: str | Path, *, image_size: int, class_names
         raise ExportError(f"{final} exists: TF Serving versions are immutable; pick another --version")
     base.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{version}.tmp-", dir=base))
+    as_open_would(tmp, directory=True)  # TF Serving may run as another user
     try:
         build_archive(model, image_size, class_names, fit, flip).write_out(str(tmp), verbose=False)
         meta = {"class_names": list(class_names), "image_size": image_size, "fit": fit, "flip": flip,

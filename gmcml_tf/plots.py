@@ -12,12 +12,15 @@ matplotlib.use("Agg")  # headless: no display on servers and CI
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from tfrecords_tools.writer import as_open_would  # noqa: E402
+
 
 def _save(fig, path: Path) -> str:
     """Atomic PNG write: a half-written figure is never left behind."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(suffix=".png", dir=path.parent)
     os.close(fd)
+    as_open_would(tmp)
     fig.savefig(tmp, dpi=100, bbox_inches="tight")
     plt.close(fig)
     os.replace(tmp, path)

@@ -23,6 +23,25 @@ class WriteError(Exception):
     """An output file could not be written (disk full, quota, read-only, file size limit)."""
 
 
+def umask() -> int:
+    """The process umask, read without changing it (Linux reports it in /proc)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)  # elsewhere: the classic set-and-restore
+    os.umask(mask)
+    return mask
+
+
+def as_open_would(path: str | Path, directory: bool = False) -> None:
+    """Give a mkstemp/mkdtemp result (0600/0700) the mode open()/mkdir() would have given it,
+    so an atomic write is readable by whoever the user's umask lets read it."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~umask())
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """`data` under `path`, all or nothing: a temporary file, fsync'ed, then renamed.
 
@@ -33,6 +52,7 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        as_open_would(tmp)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
