@@ -20,6 +20,7 @@ import statistics
 from pathlib import Path
 
 from gmcml_tf.config import FIT_SECTIONS, load_config
+from tfrecords_tools import folder_lock
 from tfrecords_tools.writer import write_json_atomic
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
@@ -81,7 +82,11 @@ def _mean_std(values):
 def ablate(configs: list[str], data: str, photos, out: str, seeds: int = 1,
            restrict_to_present: bool = False, overrides: list[str] | None = None,
            audit: bool = True) -> dict:
-    out = Path(out)
+    with folder_lock.hold(out):  # a second ablate into the same folder is refused
+        return _ablate(configs, data, photos, Path(out), seeds, restrict_to_present, overrides, audit)
+
+
+def _ablate(configs, data, photos, out: Path, seeds, restrict_to_present, overrides, audit) -> dict:
     base = list(overrides or []) + [f"train.data={json.dumps(str(data))}"]
     rows = {}
     for name in configs:

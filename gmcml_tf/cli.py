@@ -239,20 +239,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter is not for users
-    from tfrecords_tools.compose import BackgroundError
-    from tfrecords_tools.configlib import ConfigError
-    from tfrecords_tools.meshes import MeshError, SourceError
-    from tfrecords_tools.runners import WorkerDied
-    from tfrecords_tools.writer import WriteError
-    from tfrecords_tools.stats import DataError
-    from gmcml_tf.errors import DataError as InputError
-    from gmcml_tf.errors import TrainingError
-    from gmcml_tf import cli_eval, cli_serving
+    from tfrecords_tools.errors import UserError
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, SourceError, MeshError, BackgroundError, DataError, InputError,
-            TrainingError, WorkerDied, WriteError, *cli_serving.errors(), *cli_eval.errors()) as e:
+    except UserError as e:
         print(f"gmcml-tf: error: {e}", file=sys.stderr)
         return 2
     except OSError as e:  # a path the user gave: missing, a file for a folder, no permission

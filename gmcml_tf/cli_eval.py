@@ -125,8 +125,3 @@ def add_commands(sub, positive_int) -> None:
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--set", action="append", metavar="KEY=VALUE", help="override configs/gm_cml.yaml")
     d.set_defaults(func=cmd_demo)
-
-
-def errors() -> tuple[type[Exception], ...]:
-    from gmcml_tf.real_photos import PhotoError
-    return (PhotoError,)

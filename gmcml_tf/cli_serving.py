@@ -91,12 +91,3 @@ def add_commands(sub, bench, positive_int) -> None:
     bs.add_argument("--requests", type=positive_int, default=200)
     bs.add_argument("--json", help="also write the result here")
     bs.set_defaults(func=cmd_bench_serve)
-
-
-def errors() -> tuple[type[Exception], ...]:
-    """User-facing error types of these commands (one line, exit 2)."""
-    from gmcml_tf.errors import ExportError, NotFound
-    from gmcml_tf.serving.client import PredictError
-    from gmcml_tf.workdir import RunError
-    return ExportError, PredictError, NotFound, RunError
-

@@ -1,20 +1,22 @@
-"""Errors that are the user's to fix: the CLI prints their one-line message and exits 2.
+"""Errors of the training, evaluation and serving side that are the user's to fix.
 
-They live here, free of TensorFlow, so `gmcml-tf` can catch them without importing it.
+All derive from `tfrecords_tools.errors.UserError` (the CLI prints the one-line message and
+exits 2); free of TensorFlow, so `gmcml-tf` can catch them without importing it.
 """
+from __future__ import annotations
+
+from tfrecords_tools.errors import DataError, FolderBusy, UserError
+
+__all__ = ["UserError", "DataError", "FolderBusy", "TrainingError", "ExportError", "NotFound"]
 
 
-class TrainingError(Exception):
+class TrainingError(UserError):
     """Training cannot go on (a NaN/Inf loss term); the message names step and term."""
 
 
-class ExportError(Exception):
+class ExportError(UserError):
     """Export cannot proceed; the message names the path."""
 
 
-class NotFound(Exception):
+class NotFound(UserError):
     """Model or version unknown: HTTP 404, as TF Serving."""
-
-
-class DataError(ValueError):
-    """The data folder or a shard is unusable; the message is one line naming the path."""

@@ -26,6 +26,7 @@ import tensorflow as tf
 from gmcml_tf.inference import predict
 from gmcml_tf.preprocess import check_fit, decode_image, fit_to_square
 from gmcml_tf.errors import ExportError  # noqa: F401  (re-exported)
+from tfrecords_tools import folder_lock
 from tfrecords_tools.writer import as_open_would
 
 METADATA_FILE = "assets.extra/gmcml.json"
@@ -89,7 +90,13 @@ def export(model: keras.Model, base: str | Path, *, image_size: int, class_names
     Keras model and the reloaded `predict_images`; the largest probability difference
     must stay within `tolerance`. Returns a summary dict (path, version, size, check).
     """
-    base = Path(base)
+    with folder_lock.hold(base):  # two exports would race for the same next version
+        return _export(model, Path(base), image_size, class_names, fit, flip, version, metadata,
+                       check_images, tolerance)
+
+
+def _export(model, base: Path, image_size, class_names, fit, flip, version, metadata, check_images,
+            tolerance) -> dict:
     version = next_version(base) if version is None else int(version)
     if version < 1:
         raise ExportError(f"--version {version}: TF Serving versions are integers >= 1")

@@ -18,6 +18,7 @@ unpacks them all, even when only the first is returned).
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from tfrecords_tools.errors import UserError
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -62,7 +63,7 @@ MAX_PIXELS = 8192 * 8192
 _PIL_FORMATS = {"JPEG", "MPO", "PNG", "GIF", "BMP", "WEBP"}  # MPO: a camera's multi-picture JPEG
 
 
-class ImageError(ValueError):
+class ImageError(UserError, ValueError):
     """Encoded bytes that are not a decodable image, or one over the pixel limit."""
 
 

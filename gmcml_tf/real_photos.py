@@ -16,12 +16,13 @@ import dataclasses
 from pathlib import Path
 
 from tfrecords_tools.categories import CATEGORIES, canonical, label_of
+from tfrecords_tools.errors import UserError
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 PASCAL_FLAGS = ("truncated", "occluded", "difficult")
 
 
-class PhotoError(Exception):
+class PhotoError(UserError):
     """The photo source is unusable; the message names it."""
 
 

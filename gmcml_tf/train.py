@@ -38,6 +38,7 @@ from pathlib import Path
 
 import yaml
 
+from tfrecords_tools import folder_lock
 from tfrecords_tools.configlib import ConfigError
 from tfrecords_tools.writer import write_json_atomic
 
@@ -236,9 +237,9 @@ def fit(cfg: ExperimentConfig, workdir: str | Path | None = None, show_progress:
     previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(cfg.train.precision)
     try:
-        with guard, _op_determinism(cfg.train.deterministic):
+        with guard, _op_determinism(cfg.train.deterministic), contextlib.ExitStack() as held:
             summary = _fit(cfg, workdir, data_dir, dataset_fn, show_progress,
-                           _train_records(data_dir, checked))
+                           _train_records(data_dir, checked), held)
     finally:
         keras.mixed_precision.set_global_policy(previous)
     summary["skipped_shards"] = sum(c["skipped"] for c in (checked or {}).values())
@@ -269,7 +270,7 @@ def _train_records(data_dir: Path, checked: dict | None) -> int | None:
         return None
 
 
-def _fit(cfg, workdir, data_dir, dataset_fn, show_progress, train_records):
+def _fit(cfg, workdir, data_dir, dataset_fn, show_progress, train_records, held):
     import keras
     import numpy as np
     import tensorflow as tf
@@ -278,6 +279,7 @@ def _fit(cfg, workdir, data_dir, dataset_fn, show_progress, train_records):
     worker = distribute.worker_info(strategy)
     keras.utils.set_random_seed(t.seed)
     out = distribute.start(worker, workdir)  # workdir on the chief, a temp dir on the others
+    held.enter_context(folder_lock.hold(out))  # a second fit into the same folder is refused
     _write_config(cfg, out)
     with strategy.scope():
         model = build_model(cfg)

@@ -8,9 +8,10 @@ import dataclasses
 from pathlib import Path
 
 from tfrecords_tools.categories import CATEGORIES
+from tfrecords_tools.errors import UserError
 
 
-class RunError(Exception):
+class RunError(UserError):
     """The folder is not a finished run; the message names the missing file."""
 
 

@@ -42,7 +42,7 @@ try:
 finally:
     _root.setLevel(_level)
 
-from tfrecords_tools import writer
+from tfrecords_tools import folder_lock, writer
 from tfrecords_tools.configlib import ConfigError
 from tfrecords_tools.plan import ShardTask, make_shards
 from tfrecords_tools.render_config import RenderConfig
@@ -138,8 +138,14 @@ def _runner(options: PipelineOptions):
 
 
 def render_beam(cfg: RenderConfig, beam_options: list[str] = (), show_progress: bool = True) -> dict:
-    """Render everything `cfg` asks for into cfg.out on Beam; returns the manifest (as runners.render)."""
+    """Render everything `cfg` asks for into cfg.out on Beam; returns the manifest (as runners.render).
+    The driver holds cfg.out against a second render into it, as the local runner does."""
     existed = Path(cfg.out).exists()
+    with folder_lock.hold(cfg.out):
+        return _render_beam(cfg, list(beam_options), show_progress, existed)
+
+
+def _render_beam(cfg: RenderConfig, beam_options: list[str], show_progress: bool, existed: bool) -> dict:
     plan = plan_render(cfg)  # the header (manifest) keeps cfg.out as given, like the local runner
     out = Path(cfg.out).absolute()
     worker_cfg = dataclasses.replace(cfg, out=str(out))  # workers may run in another directory

@@ -10,13 +10,14 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from tfrecords_tools.errors import UserError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 _DEFAULT_PROCEDURAL = 48   # procedural tiles in the embedded pool
 _TILE = 256
 
 
-class BackgroundError(Exception):
+class BackgroundError(UserError):
     """The background source is unusable; the message names it."""
 
 

@@ -13,9 +13,10 @@ import typing
 from pathlib import Path
 
 import yaml
+from tfrecords_tools.errors import UserError
 
 
-class ConfigError(Exception):
+class ConfigError(UserError):
     """A user mistake in a config file or override; the message names file and key."""
 
 

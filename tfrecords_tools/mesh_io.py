@@ -21,6 +21,7 @@ import numpy as np
 
 from . import mesh_scan
 from .asset import MeshAsset, Primitive, validate
+from .errors import UserError
 
 MESH_EXTENSIONS = (".obj", ".glb", ".gltf", ".ply", ".off", ".stl")
 UP_AXES = ("x", "y", "z", "-x", "-y", "-z")
@@ -34,7 +35,7 @@ MAX_LOAD_TRIANGLES = 2_000_000
 MAX_FILE_BYTES = 1 << 30
 
 
-class MeshError(Exception):
+class MeshError(UserError):
     """One mesh cannot be used. `str(e)` is a one-line reason; `e.path` names the file."""
 
     def __init__(self, reason: str, path: str = ""):

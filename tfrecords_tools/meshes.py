@@ -25,13 +25,14 @@ from collections import defaultdict
 
 from . import categories
 from .asset import MeshAsset
+from .errors import UserError
 from .mesh_io import MESH_EXTENSIONS, UP_AXES, MeshError, finish, load_file, printable
 
 __all__ = ["MeshError", "SourceError", "ModelRef", "MeshSource", "FolderSource",
            "ShapeNetSource", "ProceduralSource", "UnionSource", "open_source", "nothing_loaded", "MESH_EXTENSIONS"]
 
 
-class SourceError(Exception):
+class SourceError(UserError):
     """The source as a whole is unusable; the message is one line naming the path."""
 
 

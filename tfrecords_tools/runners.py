@@ -20,12 +20,13 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-from tfrecords_tools import writer
+from tfrecords_tools import folder_lock, writer
 from tfrecords_tools.compose import BackgroundPool
 from tfrecords_tools.configlib import ConfigError
 from tfrecords_tools.meshes import nothing_loaded, open_source
 from tfrecords_tools.plan import ShardTask, make_shards
 from tfrecords_tools.render_config import RenderConfig
+from tfrecords_tools.errors import UserError
 
 # Settings that do not change a single output byte; everything else must match on resume.
 _NOT_IDENTITY = ("out", "workers", "device_index")
@@ -66,7 +67,7 @@ def _check_out_dir(out: Path, cfg: RenderConfig) -> None:
         writer.write_json_atomic(stamp, identity(cfg))
 
 
-class WorkerDied(RuntimeError):
+class WorkerDied(UserError, RuntimeError):
     """A render worker process ended abruptly (killed, out of memory, a crash in the GL driver)."""
 
 
@@ -176,10 +177,16 @@ def _drain(q, bar) -> None:
 
 
 def render(cfg: RenderConfig, show_progress: bool = True) -> dict:
-    """Render everything `cfg` asks for into cfg.out; returns the manifest."""
+    """Render everything `cfg` asks for into cfg.out; returns the manifest. Refused
+    (FolderBusy) while another process writes into cfg.out."""
+    existed = Path(cfg.out).exists()
+    with folder_lock.hold(cfg.out):
+        return _render(cfg, show_progress, existed)
+
+
+def _render(cfg: RenderConfig, show_progress: bool, existed: bool) -> dict:
     from tqdm import tqdm
     out = Path(cfg.out)
-    existed = out.exists()
     plan = plan_render(cfg)
     tasks, todo = plan.tasks, plan.todo
     total_views = plan.todo_views

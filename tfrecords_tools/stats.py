@@ -14,11 +14,8 @@ from PIL import Image
 from tfrecords_tools import schema
 from tfrecords_tools.categories import CATEGORIES
 from tfrecords_tools.compose import IMAGE_SUFFIXES
+from tfrecords_tools.errors import DataError
 from tfrecords_tools.writer import write_json_atomic
-
-
-class DataError(Exception):
-    """A shard folder that cannot be read; the message names the file."""
 
 
 def shard_paths(data_dir: Path, split: str | None = None) -> list[Path]:

@@ -15,11 +15,12 @@ import tempfile
 from pathlib import Path
 
 from tfrecords_tools.schema import frame_record
+from tfrecords_tools.errors import UserError
 
 META_DIR = ".meta"
 
 
-class WriteError(Exception):
+class WriteError(UserError):
     """An output file could not be written (disk full, quota, read-only, file size limit)."""
 
 

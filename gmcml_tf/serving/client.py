@@ -10,9 +10,10 @@ import io
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
+from tfrecords_tools.errors import UserError
 
 
-class PredictError(Exception):
+class PredictError(UserError):
     """A bad image file, model path or server answer; the message names it."""
 
 

@@ -18,12 +18,13 @@ import numpy as np
 import tensorflow as tf
 
 from gmcml_tf.preprocess import ImageError, image_header
+from tfrecords_tools.errors import UserError
 
 _DTYPES = {tf.float32: "DT_FLOAT", tf.string: "DT_STRING", tf.int64: "DT_INT64",
            tf.uint8: "DT_UINT8", tf.int32: "DT_INT32", tf.float16: "DT_HALF"}
 
 
-class RequestError(Exception):
+class RequestError(UserError):
     """A client mistake; `status` is the HTTP code TF Serving would use (400 INVALID_ARGUMENT)."""
 
     def __init__(self, message: str, status: int = 400):
