@@ -94,9 +94,9 @@ def _train_images_per_s(model, batch: dict, steps: int) -> float:
     import tensorflow as tf
     ds = tf.data.Dataset.from_tensors(batch).repeat()
     if model.train_function is None:
-        model.fit(ds, steps_per_epoch=2, epochs=1, verbose=0)  # trace + warm up
+        model.fit(ds, steps_per_epoch=2, epochs=1, verbose=0, shuffle=False)  # trace + warm up
     t0 = time.perf_counter()
-    model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0)
+    model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
     return steps * len(batch["label"]) / (time.perf_counter() - t0)
 
 

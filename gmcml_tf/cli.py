@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
 
@@ -160,8 +159,21 @@ def cmd_bench_input(args) -> int:
     return emit_json(result, args.json)
 
 
+DESCRIPTION = """\
+Object recognisers for real photos from 3D models alone: render paired training data
+(RGB, semantic mask, depth) from textured meshes, train GM-CML (Wang & Deng, arXiv
+1705.08590), measure it on real photos, and export a SavedModel that TF Serving serves."""
+
+EPILOG = """\
+start with `make demo` (README), or: render --config configs/quickstart.yaml, then
+fit --config configs/gm_cml.yaml; `gmcml-tf COMMAND --help` for a command's options."""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="gmcml-tf", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="gmcml-tf", description=DESCRIPTION, epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--verbose", action="store_true",
+                   help="show TensorFlow's own log lines (start-up, devices), hidden by default")
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("render", help="render 3D models into paired RGB/mask/depth TFRecord shards")
@@ -238,9 +250,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter is not for users
     from tfrecords_tools.errors import UserError
     args = build_parser().parse_args(argv)
+    if not args.verbose:
+        from gmcml_tf.quiet import silence_tensorflow
+        silence_tensorflow()
     try:
         return args.func(args)
     except UserError as e:

@@ -90,9 +90,12 @@ def _crop(image, box):
     return tf.image.crop_to_bounding_box(image, ix[0], ix[1], tf.maximum(ix[2], 1), tf.maximum(ix[3], 1))
 
 
-def run_model(model, batches, keep_images: int = 0, flip: bool = False) -> dict:
+def run_model(model, batches, keep_images: int = 0, flip: bool = False, progress: str | None = None,
+              total: int | None = None) -> dict:
     """Logits, descriptors (and the first `keep_images` inputs and reconstructions) of batches
-    of (index, image) or dicts with "image"/"label"; `flip`: gmcml_tf.inference.predict."""
+    of (index, image) or dicts with "image"/"label"; `flip`: gmcml_tf.inference.predict.
+    `progress`: a bar with that label on a terminal (none in logs and pipes)."""
+    from tqdm import tqdm
     from gmcml_tf.inference import predict
     out = {"index": [], "logits": [], "descriptor": [], "label": [], "image": [], "reconstruction": []}
     kept = 0
@@ -101,7 +104,8 @@ def run_model(model, batches, keep_images: int = 0, flip: bool = False) -> dict:
     def infer(x):
         return predict(model, x, flip)
 
-    for batch in batches:
+    for batch in tqdm(batches, desc=progress, total=total, unit="batch", leave=False,
+                      disable=None if progress else True):
         if isinstance(batch, dict):
             x = batch["image"]
             out["label"].append(batch["label"].numpy())
@@ -130,7 +134,8 @@ def gallery(model, data_dir: str, image_size: int, limit: int = 3000, split: str
     ds = make_dataset(data_dir, split, image_size=image_size, batch_size=64, training=False,
                       skip_corrupt=skip_corrupt)
     with corrupt_records_named(data_dir, (split,)):
-        out = run_model(model, ds.take(-(-limit // 64)))
+        out = run_model(model, ds.take(-(-limit // 64)), progress="gallery (renders)",
+                        total=-(-limit // 64))
     # the split's check, as make_dataset just did it (cached)
     return {**out, "skipped_shards": open_split(data_dir, split, skip_corrupt=skip_corrupt).skipped}
 
@@ -156,7 +161,8 @@ def evaluate(run, photos: PhotoSet, *, gallery_dir: str | None = None,
     cfg, model = run.config, run.model
     size, fit = cfg.model.image_size, fit or run.fit
     flip = run.flip if flip is None else flip
-    res = run_model(model, photo_dataset(photos, size, fit, batch_size), keep_images=16, flip=flip)
+    res = run_model(model, photo_dataset(photos, size, fit, batch_size), keep_images=16, flip=flip,
+                    progress="real photos", total=-(-len(photos.photos) // batch_size))
     ok = res["index"].astype(int)
     skipped = {photos.photos[i].path: _why_undecodable(photos.photos[i].path)
                for i in sorted(set(range(len(photos.photos))) - set(ok))}

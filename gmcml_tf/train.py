@@ -261,6 +261,14 @@ def _op_determinism(on: bool):
             tf_config.disable_op_determinism()
 
 
+def _verbosity(show: bool) -> int:
+    """Keras' bar on a terminal; a line per epoch where stdout is a file or a pipe (CI,
+    `| tee`), which the bar's carriage returns would turn into one endless line."""
+    if not show:
+        return 0
+    return 1 if sys.stdout.isatty() else 2
+
+
 def _train_records(data_dir: Path, checked: dict | None) -> int | None:
     if checked:
         return checked["train"]["records"]
@@ -347,11 +355,9 @@ def _fit(cfg, workdir, data_dir, dataset_fn, show_progress, train_records, held)
                 balanced=t.balanced,
                 **{**common, "seed": t.seed + si, "batch_size": stage.batch_size or batch}))
             try:
-                with warnings.catch_warnings():  # our datasets are shuffled already
-                    warnings.filterwarnings("ignore", message=".*shuffle=True.*")
-                    model.fit(train, epochs=stage.epochs, initial_epoch=start,
-                              steps_per_epoch=steps, callbacks=[guard],
-                              verbose=1 if show_progress and worker.is_chief else 0)
+                model.fit(train, epochs=stage.epochs, initial_epoch=start, shuffle=False,
+                          steps_per_epoch=steps, callbacks=[guard],
+                          verbose=_verbosity(show_progress and worker.is_chief))
             except KeyboardInterrupt:
                 manager.save(checkpoint_number=int(optimizer.iterations.numpy()))
                 raise

@@ -192,7 +192,8 @@ def _render(cfg: RenderConfig, show_progress: bool, existed: bool) -> dict:
     total_views = plan.todo_views
     workers = min(cfg.workers or os.cpu_count() or 1, max(1, len(todo)))
     t0 = time.perf_counter()
-    bar = tqdm(total=total_views, unit="view", disable=not show_progress or not todo, smoothing=0.1,
+    bar = tqdm(total=total_views, unit="view", smoothing=0.1,  # None: no bar where stderr is no terminal
+               disable=True if not show_progress or not todo else None,
                desc=f"render {out.name} ({len(tasks) - len(todo)}/{len(tasks)} shards done)")
     if todo:
         # Always spawned processes, even for one worker: forking a process that holds a GL

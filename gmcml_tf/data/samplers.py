@@ -44,9 +44,11 @@ class RecordIndex:
 
     @classmethod
     def load(cls, files: list[str], close_only: bool = False) -> "RecordIndex":
-        """One pass over `files` (shard by shard, so a corrupt one is named)."""
+        """One pass over `files` (shard by shard, so a corrupt one is named); a bar per shard
+        on a terminal."""
+        from tqdm import tqdm
         parts = {k: [] for k in _TABLE_KEYS}
-        for path in files:
+        for path in tqdm(files, desc="record index", unit="shard", leave=False, disable=None):
             ds = tf.data.TFRecordDataset(path).batch(1024).map(parse_batch)
             try:
                 for b in ds:
