@@ -8,14 +8,18 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 GL_PACKAGES := libegl1 libegl-mesa0 libgl1-mesa-dri libgles2
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-fast setup system-packages clean
+.PHONY: demo test test-fast lint setup system-packages clean
 
 demo: setup
 	$(BIN)/gmcml-tf demo
 
 # Every test, the two multi-process `slow` ones included (they fit CI's budget); `make test-fast` skips those.
-test: setup
+test: setup lint
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# pyflakes, pycodestyle and bugbear over the whole tree (pyproject.toml [tool.ruff]); a second.
+lint: setup
+	$(BIN)/ruff check .
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)

@@ -9,7 +9,6 @@ run, and prints RSS every --every views. Flat RSS after warm-up = no growth per 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import time

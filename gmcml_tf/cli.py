@@ -188,7 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--set", action="append", metavar="KEY=VALUE", help="override any config key")
     r.add_argument("--no-progress", action="store_true")
     r.add_argument("--runner", choices=["local", "beam"], default="local",
-                   help="local: a process pool on this machine; beam: an Apache Beam pipeline (pip install -e '.[beam]')")
+                   help="local: a process pool on this machine; beam: an Apache Beam pipeline "
+                        "(pip install -e '.[beam]')")
     r.add_argument("--beam-option", action="append", metavar="KEY=VALUE",
                    help="with --runner beam: any Beam PipelineOptions flag, repeatable "
                         "(runner=DataflowRunner, project=..., direct_num_workers=4, ...)")

@@ -77,7 +77,8 @@ def print_summary(result: dict, base: str = "saved_models/gm_cml") -> None:
     print(f"  model {s['model_mb']:.2f} MB float32 (reconstruction {s['recon_mb']:.2f} + "
           f"classifier {s['classifier_mb']:.2f}; the paper's: 20.2)")
     if real:
-        print(f"  real photos ({real['n']}, {len(real['per_class']) and sum(1 for v in real['per_class'].values() if v['n'])} "
+        classes = sum(1 for v in real["per_class"].values() if v["n"])
+        print(f"  real photos ({real['n']}, {classes} "
               f"classes, 12-way): accuracy {100 * real['accuracy']:.1f}%, mean per-class "
               f"{100 * real['mean_per_class_accuracy']:.1f}%, nearest-neighbour {100 * real['nn_accuracy']:.1f}%")
         present = real.get("present_classes_only")

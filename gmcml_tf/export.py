@@ -5,11 +5,11 @@ Two signatures, preprocessing inside the graph so clients send raw images:
   REST API carries them as {"b64": ...});
 - `predict_images`: `images`, float32 (N, H, W, 3) in [0, 1], any H and W.
 Both return `probabilities` (N, 12), `class_id` int64, `class_name` string,
-`classes` / `scores` (every class name and probability, best first), `descriptor` and, for models with a reconstruction net, `reconstruction` (M' as
-uint8 RGB). The graph runs the test mode of docs/method.md §6, cls(ren(map(O)), O): dropout
-and the adaptive noise are off; with `flip` the scores average the image and its mirror
-(gmcml_tf.inference). Class names live in the graph and in
-`assets.extra/gmcml.json` beside it.
+`classes` / `scores` (every class name and probability, best first), `descriptor` and,
+for models with a reconstruction net, `reconstruction` (M' as uint8 RGB). The graph runs
+the test mode of docs/method.md §6, cls(ren(map(O)), O): dropout and the adaptive noise
+are off; with `flip` the scores average the image and its mirror (gmcml_tf.inference).
+Class names live in the graph and in `assets.extra/gmcml.json` beside it.
 """
 from __future__ import annotations
 

@@ -349,7 +349,7 @@ def _fit(cfg, workdir, data_dir, dataset_fn, show_progress, train_records, held)
             if show_progress and worker.is_chief:
                 print(f"stage {si + 1}/{len(t.stages)} {stage.name!r}: epochs {start + 1}.."
                       f"{stage.epochs}")
-            train = distribute.train_dataset(strategy, lambda: dataset_fn(
+            train = distribute.train_dataset(strategy, lambda stage=stage, si=si: dataset_fn(
                 data_dir, "train", triplets=stage.triplets, background=stage.background,
                 close_only=stage.close_only, training=True, augment=t.augment,
                 balanced=t.balanced,

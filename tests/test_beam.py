@@ -31,7 +31,7 @@ def beam_render(tmp_path_factory):
 
 
 def test_beam_output_equals_local_output(smoke_render, beam_render):
-    (local, local_m), (beam, beam_m) = smoke_render, beam_render
+    (local, _), (beam, beam_m) = smoke_render, beam_render
     assert _digests(beam.out) == _digests(local.out)  # same shard names, byte-identical files
     assert beam_m["_run"]["rendered_views"] == 12 * 2 * 4 and beam_m["_run"]["workers"] == 2
     on_disk = {r: json.loads((Path(c.out) / "manifest.json").read_text()) for r, c in (("l", local), ("b", beam))}
@@ -81,6 +81,7 @@ def test_cli_without_apache_beam(monkeypatch, capsys, tmp_path):
     from gmcml_tf.cli import main
     monkeypatch.setitem(sys.modules, "apache_beam", None)
     monkeypatch.delitem(sys.modules, "tfrecords_tools.beam_runner", raising=False)
-    rc = main(["render", "--config", str(REPO / "configs" / "smoke.yaml"), "--out", str(tmp_path / "o"), "--runner", "beam"])
+    rc = main(["render", "--config", str(REPO / "configs" / "smoke.yaml"), "--out", str(tmp_path / "o"),
+               "--runner", "beam"])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and err == ["gmcml-tf: error: apache-beam is not installed: pip install -e '.[beam]'"]

@@ -1,7 +1,6 @@
 """Evaluation on real photos: metrics by hand, photo importers, odd images, an end-to-end run."""
 from __future__ import annotations
 
-import io
 
 import numpy as np
 import pytest
@@ -82,7 +81,6 @@ def test_pascal3d_importer_on_a_written_fixture(tmp_path):
 
 
 def test_odd_modes_decode_and_corrupt_files_are_skipped_and_counted(tmp_path):
-    import tensorflow as tf
 
     from gmcml_tf.evaluate import photo_dataset
     (tmp_path / "car").mkdir()

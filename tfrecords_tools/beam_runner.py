@@ -33,6 +33,12 @@ import sys
 import time
 from pathlib import Path
 
+from tfrecords_tools import folder_lock, writer
+from tfrecords_tools.configlib import ConfigError
+from tfrecords_tools.plan import ShardTask, make_shards
+from tfrecords_tools.render_config import RenderConfig
+from tfrecords_tools.runners import discard_if_empty, plan_render, write_manifest
+
 _root = logging.getLogger()
 _level, _ = _root.level, _root.setLevel(logging.ERROR)  # Beam warns at import about unused GCP clients
 try:
@@ -42,11 +48,6 @@ try:
 finally:
     _root.setLevel(_level)
 
-from tfrecords_tools import folder_lock, writer
-from tfrecords_tools.configlib import ConfigError
-from tfrecords_tools.plan import ShardTask, make_shards
-from tfrecords_tools.render_config import RenderConfig
-from tfrecords_tools.runners import discard_if_empty, plan_render, write_manifest
 
 _DIRECT = ("DirectRunner", "SwitchingDirectRunner", "FnApiRunner")
 
