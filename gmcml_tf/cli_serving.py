@@ -13,6 +13,7 @@ def cmd_export(args) -> int:
                    flip={"on": True, "off": False}.get(args.flip))
     print(f"exported {s['path']} ({s['size_mb']} MB; signatures serving_default (image bytes), "
           f"predict_images (float32); reload check max |dp| = {s['max_abs_probability_difference']:.1e})")
+    print(f"  model card: {s['model_card']}")
     print(f"  serve: gmcml-tf serve --model {out}   or TF Serving: see README 'Serving'")
     return 0
 

@@ -83,7 +83,8 @@ def build_archive(model: keras.Model, image_size: int, class_names: list[str],
 def export(model: keras.Model, base: str | Path, *, image_size: int, class_names: list[str],
            fit: str = "stretch", flip: bool = False, version: int | None = None,
            metadata: dict | None = None,
-           check_images: np.ndarray | None = None, tolerance: float = 1e-4) -> dict:
+           check_images: np.ndarray | None = None, tolerance: float = 1e-4,
+           assets: dict[str, str] | None = None) -> dict:
     """Write `base/<version>/` atomically, reload it, and check it against the Keras model.
 
     `check_images` (N, S, S, 3) in [0, 1] (random ones by default) go through both the
@@ -92,11 +93,11 @@ def export(model: keras.Model, base: str | Path, *, image_size: int, class_names
     """
     with folder_lock.hold(base):  # two exports would race for the same next version
         return _export(model, Path(base), image_size, class_names, fit, flip, version, metadata,
-                       check_images, tolerance)
+                       check_images, tolerance, assets or {})
 
 
 def _export(model, base: Path, image_size, class_names, fit, flip, version, metadata, check_images,
-            tolerance) -> dict:
+            tolerance, assets) -> dict:
     version = next_version(base) if version is None else int(version)
     if version < 1:
         raise ExportError(f"--version {version}: TF Serving versions are integers >= 1")
@@ -112,6 +113,9 @@ def _export(model, base: Path, image_size, class_names, fit, flip, version, meta
                 "signatures": list(SIGNATURES), **(metadata or {})}
         (tmp / METADATA_FILE).parent.mkdir(parents=True, exist_ok=True)
         (tmp / METADATA_FILE).write_text(json.dumps(meta, indent=2))
+        for name, text in assets.items():  # extra files (the model card), paths relative to the version
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmp / name).write_text(text)
         if check_images is None:
             check_images = np.random.default_rng(0).random((4, image_size, image_size, 3),
                                                            dtype=np.float32)
@@ -131,10 +135,17 @@ def export_run(run, base: str | Path, fit: str | None = None, version: int | Non
                flip: bool | None = None) -> dict:
     """Export a finished `gmcml-tf fit` run (gmcml_tf.workdir.Run), recording where it came from;
     `fit` and `flip` default to the run's eval section."""
+    from gmcml_tf import model_card
     cfg = run.config
-    return export(run.model, base, image_size=cfg.model.image_size, class_names=run.class_names,
-                  fit=fit or run.fit, flip=run.flip if flip is None else flip, version=version,
-                  metadata={"workdir": str(run.path), "seed": cfg.train.seed})
+    fit, flip = fit or run.fit, run.flip if flip is None else flip
+    version = next_version(Path(base)) if version is None else version
+    card = model_card.build(run, {"version": version, "fit": fit, "flip": flip})
+    s = export(run.model, base, image_size=cfg.model.image_size, class_names=run.class_names,
+               fit=fit, flip=flip, version=version,
+               metadata={"workdir": str(run.path), "seed": cfg.train.seed},
+               assets={model_card.CARD_JSON: json.dumps(card, indent=2),
+                       model_card.CARD_MD: model_card.markdown(card)})
+    return {**s, "model_card": str(Path(s["path"]) / model_card.CARD_MD)}
 
 
 def _check(model: keras.Model, path: Path, images: np.ndarray, flip: bool = False) -> float:

@@ -152,9 +152,27 @@ def test_export_cli_from_a_run_and_predict(smoke_run, tmp_path, capsys):
     import json
 
     from gmcml_tf.cli import main
+    photos = tmp_path / "photos" / "car"
+    photos.mkdir(parents=True)
+    for i in range(3):
+        Image.fromarray(np.full((20, 24, 3), 40 * i, np.uint8)).save(photos / f"{i}.png")
+    capsys.readouterr()
+    assert main(["evaluate", "--workdir", str(smoke_run), "--real", str(photos.parent)]) == 0
     base = tmp_path / "saved" / "smoke"
     assert main(["export", "--workdir", str(smoke_run), "--out", str(base)]) == 0
     assert (base / "1" / "saved_model.pb").is_file()
+    # the model card: what it was trained on and the evaluation just run, with its numbers
+    assert f"model card: {base / '1' / 'assets.extra' / 'model_card.md'}" in capsys.readouterr().out
+    card = json.loads((base / "1" / "assets.extra" / "model_card.json").read_text())
+    assert card["trained_on"]["mesh_source"] == "procedural"
+    assert card["trained_on"]["splits"]["train"]["models"] == 12
+    real = json.loads((smoke_run / "evaluation" / "real.json").read_text())
+    assert [e["n"] for e in card["evaluations"]] == [3]
+    assert card["evaluations"][0]["accuracy"] == real["accuracy"]
+    md = (base / "1" / "assets.extra" / "model_card.md").read_text()
+    for heading in ("## Trained on", "## Evaluations", "## Intended use", "## Known limits"):
+        assert heading in md
+    assert f"{100 * real['mean_per_class_accuracy']:.1f} %" in md
     img = tmp_path / "x.png"
     Image.fromarray(np.zeros((30, 30, 3), np.uint8)).save(img)
     capsys.readouterr()
