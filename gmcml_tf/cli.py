@@ -98,7 +98,7 @@ def cmd_data_preview(args) -> int:
 
 
 def cmd_bench_render(args) -> int:
-    from gmcml_tf.bench import bench_render
+    from gmcml_tf.bench.render_train import bench_render
     from gmcml_tf.config import load_config
     cfg = load_config(args.config, list(args.set or []), short=("render",)).render
     result = bench_render(cfg, views=args.views, workers=args.workers, meshes=args.meshes)
@@ -107,7 +107,7 @@ def cmd_bench_render(args) -> int:
 
 def cmd_fit(args) -> int:
     from gmcml_tf.config import FIT_SECTIONS, load_config
-    from gmcml_tf.train import fit
+    from gmcml_tf.training.train import fit
     flags = [f"train.{key}={json.dumps(value)}" for key, value in
              (("data", args.data), ("seed", args.seed), ("workdir", args.workdir),
               ("skip_corrupt", args.skip_corrupt or None)) if value is not None]
@@ -124,7 +124,7 @@ def cmd_fit(args) -> int:
 
 
 def cmd_bench_train(args) -> int:
-    from gmcml_tf.bench import bench_train
+    from gmcml_tf.bench.render_train import bench_train
     model_cfg = None
     if args.config:
         from gmcml_tf.config import load_config
@@ -136,9 +136,9 @@ def cmd_bench_train(args) -> int:
 
 def cmd_bench_input(args) -> int:
     """Input pipeline throughput against what GM-CML training consumes (target >= 5x)."""
-    from gmcml_tf.bench import bench_train
+    from gmcml_tf.bench.render_train import bench_train
     from gmcml_tf.config import load_config
-    from gmcml_tf.data import bench_input
+    from gmcml_tf.bench.input import bench_input
     cfg = load_config(args.config, list(args.set or []), short=("train", "model"))
     size, batch = cfg.model.image_size, cfg.train.batch_size
     data = args.data or cfg.train.data

@@ -5,15 +5,15 @@ from pathlib import Path
 
 
 def _photos(args):
-    from gmcml_tf.real_photos import open_photos, parse_aliases
+    from gmcml_tf.evaluation.real_photos import open_photos, parse_aliases
     return open_photos(args.real, aliases=parse_aliases(args.alias),
                        subsets=tuple(args.subsets.split(",")), margin=args.margin,
                        exclude_flags=tuple(f for f in args.exclude_flags.split(",") if f))
 
 
 def cmd_evaluate(args) -> int:
-    from gmcml_tf.evaluate import evaluate_and_save
-    from gmcml_tf.workdir import load_run
+    from gmcml_tf.evaluation.evaluate import evaluate_and_save
+    from gmcml_tf.training.workdir import load_run
     flip = {"on": True, "off": False}.get(args.flip)
     r, out = evaluate_and_save(load_run(args.workdir), _photos(args), args.json,
                                gallery_dir=args.gallery, fit=args.fit, flip=flip,
@@ -44,7 +44,7 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_adapt(args) -> int:
-    from gmcml_tf.adapt import adapt
+    from gmcml_tf.evaluation.adapt import adapt
     r = adapt(args.workdir, args.photos, args.out, batch_size=args.batch_size, seed=args.seed,
               fit=args.fit)
     print(f"adapted {r['adapted_from']} -> {r['workdir']}: batch-norm statistics from {r['images']} "
@@ -56,7 +56,7 @@ def cmd_adapt(args) -> int:
 
 
 def cmd_ablate(args) -> int:
-    from gmcml_tf.ablate import ablate
+    from gmcml_tf.evaluation.ablate import ablate
     result = ablate(args.configs.split(","), data=args.data, photos=_photos(args), out=args.out,
                     seeds=args.seeds, restrict_to_present=args.restrict_to_present,
                     overrides=list(args.set or []), audit=not args.no_audit)

@@ -5,8 +5,8 @@ import json
 
 
 def cmd_export(args) -> int:
-    from gmcml_tf.export import export_run
-    from gmcml_tf.workdir import load_run
+    from gmcml_tf.serving.export import export_run
+    from gmcml_tf.training.workdir import load_run
     run = load_run(args.workdir)
     out = args.out or f"saved_models/{run.config.model.recon}_{run.config.model.classifier}"
     s = export_run(run, out, fit=args.fit, version=args.version,
@@ -49,7 +49,7 @@ def cmd_serve(args) -> int:
 
 def cmd_bench_serve(args) -> int:
     from gmcml_tf.cli import emit_json
-    from gmcml_tf.serving.bench import bench_serve
+    from gmcml_tf.bench.serve import bench_serve
     return emit_json(bench_serve(args.model, size=args.size, requests=args.requests), args.json)
 
 

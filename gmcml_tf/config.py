@@ -1,7 +1,7 @@
 """The experiment config: YAML sections over typed dataclasses, `--set` overrides.
 
 A config file has one section per stage of the data flow: `render:`
-(tfrecords_tools.render_config), `model:` and `train:` (gmcml_tf.train_config).
+(tfrecords_tools.render_config), `model:` and `train:` (gmcml_tf.training.train_config).
 Unknown sections and keys are rejected with the closest valid name.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from tfrecords_tools.configlib import ConfigError, apply_overrides, from_dict, r
 from tfrecords_tools.render_config import RenderConfig
 
 from gmcml_tf.preprocess import FIT_MODES
-from gmcml_tf.train_config import ModelConfig, TrainConfig
+from gmcml_tf.training.train_config import ModelConfig, TrainConfig
 
 
 @dataclasses.dataclass

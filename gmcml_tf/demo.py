@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from gmcml_tf.ablate import CONFIG_DIR
+from gmcml_tf.evaluation.ablate import CONFIG_DIR
 
 REPO = CONFIG_DIR.parent
 DEFAULT_PHOTOS = REPO.parent / "shared" / "data" / "real_dev"
@@ -19,8 +19,8 @@ DEFAULT_PHOTOS = REPO.parent / "shared" / "data" / "real_dev"
 def demo(workdir: str = "runs/gm_cml", data: str = "data_out/quickstart", photos: str | None = None,
          export_to: str = "saved_models/gm_cml", seed: int = 0, overrides: list[str] | None = None) -> dict:
     from gmcml_tf.config import FIT_SECTIONS, load_config
-    from gmcml_tf.real_photos import open_photos
-    from gmcml_tf.train import fit
+    from gmcml_tf.evaluation.real_photos import open_photos
+    from gmcml_tf.training.train import fit
     from tfrecords_tools.runners import render
 
     # Every input checked before minutes of work: both configs (with --set) and the photos.
@@ -53,15 +53,15 @@ def demo(workdir: str = "runs/gm_cml", data: str = "data_out/quickstart", photos
 
 
 def _evaluate(workdir: str, photos) -> dict:
-    from gmcml_tf.evaluate import evaluate_and_save
-    from gmcml_tf.workdir import load_run
+    from gmcml_tf.evaluation.evaluate import evaluate_and_save
+    from gmcml_tf.training.workdir import load_run
     return evaluate_and_save(load_run(workdir), photos)[0]
 
 
 def _export_once(workdir: str, base: str) -> dict:
     """A new version only when the run's model is newer than the latest export."""
-    from gmcml_tf.export import export_run, next_version
-    from gmcml_tf.workdir import load_run
+    from gmcml_tf.serving.export import export_run, next_version
+    from gmcml_tf.training.workdir import load_run
     model_file = Path(workdir) / "model.keras"
     latest = Path(base) / str(next_version(Path(base)) - 1)
     if latest.is_dir() and latest.stat().st_mtime >= model_file.stat().st_mtime:

@@ -9,7 +9,7 @@ import time
 import numpy as np
 from PIL import Image
 
-from gmcml_tf.serving.bench import free_port
+from gmcml_tf.bench.serve import free_port
 from tfrecords_tools.categories import CATEGORIES
 
 SIZE = 32

@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 
-from gmcml_tf.ablate import collect, markdown
+from gmcml_tf.evaluation.ablate import collect, markdown
 
 
 def test_audit_regenerates_the_exact_background_of_every_view(smoke_render):
@@ -15,7 +15,7 @@ def test_audit_regenerates_the_exact_background_of_every_view(smoke_render):
 
     from PIL import Image
 
-    from gmcml_tf.background_audit import regenerate
+    from gmcml_tf.evaluation.background_audit import regenerate
     from gmcml_tf.data import list_shards
     from tfrecords_tools import schema
     cfg, manifest = smoke_render
@@ -49,7 +49,7 @@ def test_table_from_finished_runs(tmp_path):
     assert "| gm_cml | 2 | 60.0 ± 14.1 | – |" in md
     from PIL import Image
 
-    from gmcml_tf.plots import ablation_bars
+    from gmcml_tf.evaluation.plots import ablation_bars
     png = ablation_bars(rows, tmp_path / "table.png")
     with Image.open(png) as im:
         assert im.size[0] > 300 and im.size[1] > 200

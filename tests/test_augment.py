@@ -11,7 +11,7 @@ tf = pytest.importorskip("tensorflow")
 from gmcml_tf import losses as L  # noqa: E402
 from gmcml_tf.data import make_dataset  # noqa: E402
 from gmcml_tf.data.augment import AugmentConfig, augment, photometric  # noqa: E402
-from gmcml_tf.train import stage_learning_rate  # noqa: E402
+from gmcml_tf.training.train import stage_learning_rate  # noqa: E402
 from tfrecords_tools.configlib import ConfigError  # noqa: E402
 
 OFF = dict(brightness=0.0, contrast=[1.0, 1.0], saturation=[1.0, 1.0], hue=0.0, grayscale=0.0,

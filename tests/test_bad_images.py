@@ -181,7 +181,7 @@ def test_odd_images_decode_to_sane_rgb():
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    from gmcml_tf.export import export
+    from gmcml_tf.serving.export import export
     base = tmp_path_factory.mktemp("saved_models") / "gmcml"
     export(tiny_model(), base, image_size=SIZE, class_names=list(CATEGORIES))
     return base

@@ -7,7 +7,8 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-from gmcml_tf.data import SET_SIZE, DataError, bench_input, list_shards, make_dataset  # noqa: E402
+from gmcml_tf.bench.input import bench_input  # noqa: E402
+from gmcml_tf.data import SET_SIZE, DataError, list_shards, make_dataset  # noqa: E402
 from gmcml_tf.data.samplers import RecordIndex, sample_set  # noqa: E402
 from tfrecords_tools.categories import CATEGORIES  # noqa: E402
 

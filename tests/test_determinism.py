@@ -8,7 +8,7 @@ import json
 from tensorflow.python.framework import config as tf_config
 
 from gmcml_tf.config import load_config
-from gmcml_tf.train import fit
+from gmcml_tf.training.train import fit
 
 from conftest import REPO
 

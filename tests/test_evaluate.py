@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gmcml_tf.evaluate import classification_metrics, nearest_neighbour, restrict
-from gmcml_tf.real_photos import PhotoError, open_photos, parse_aliases
+from gmcml_tf.evaluation.evaluate import classification_metrics, nearest_neighbour, restrict
+from gmcml_tf.evaluation.real_photos import PhotoError, open_photos, parse_aliases
 from tfrecords_tools.categories import CATEGORIES
 
 NAMES = ["a", "b", "c", "d"]
@@ -82,7 +82,7 @@ def test_pascal3d_importer_on_a_written_fixture(tmp_path):
 
 def test_odd_modes_decode_and_corrupt_files_are_skipped_and_counted(tmp_path):
 
-    from gmcml_tf.evaluate import photo_dataset
+    from gmcml_tf.evaluation.evaluate import photo_dataset
     (tmp_path / "car").mkdir()
     modes = {"grey.png": "L", "rgba.png": "RGBA", "sixteen.png": "I;16", "cmyk.jpg": "CMYK",
              "pal.png": "P", "rgb.jpg": "RGB"}
@@ -107,7 +107,7 @@ def smoke_run(smoke_render, tmp_path_factory):
     """configs/smoke.yaml trained for its few steps on the smoke render: a real run folder."""
     from conftest import REPO
     from gmcml_tf.config import load_config
-    from gmcml_tf.train import fit
+    from gmcml_tf.training.train import fit
     render_cfg, _ = smoke_render
     cfg = load_config(REPO / "configs" / "smoke.yaml", [f"train.data={render_cfg.out}"])
     workdir = tmp_path_factory.mktemp("run")
@@ -225,7 +225,7 @@ def test_adapt_fits_batch_norm_statistics_to_the_photos_and_marks_evaluation(smo
     import keras
 
     from gmcml_tf.cli import main
-    from gmcml_tf.workdir import load_run
+    from gmcml_tf.training.workdir import load_run
     photos = _photo_folder(tmp_path / "photos", shift=0.4, flat=True)
     out = tmp_path / "adapted"
     assert main(["adapt", "--workdir", str(smoke_run), "--photos", str(photos), "--out", str(out),
@@ -257,7 +257,7 @@ def test_adapt_mean_equals_the_photo_mean_for_the_first_layer():
     """On a one-conv net the adapted moving mean is exactly the mean over all photos."""
     import keras
 
-    from gmcml_tf.adapt import adapt_batch_norm
+    from gmcml_tf.evaluation.adapt import adapt_batch_norm
     x = keras.Input((8, 8, 3))
     model = keras.Model(x, keras.layers.BatchNormalization(momentum=0.99)(x))
     rng = np.random.default_rng(0)
@@ -276,9 +276,9 @@ def test_flip_averaging_in_evaluate_and_in_the_exported_graph(smoke_run, tmp_pat
     symmetric: a photo and its mirror get identical probabilities."""
     import tensorflow as tf
 
-    from gmcml_tf.export import export_run
+    from gmcml_tf.serving.export import export_run
     from gmcml_tf.inference import predict
-    from gmcml_tf.workdir import load_run
+    from gmcml_tf.training.workdir import load_run
     run = load_run(smoke_run)
     s = export_run(run, tmp_path / "m", flip=True)
     loaded = tf.saved_model.load(s["path"])

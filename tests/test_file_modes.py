@@ -26,7 +26,7 @@ def test_json_and_png_follow_the_umask(tmp_path, umask):
     write_json_atomic(tmp_path / "history.json", {"a": 1})
     assert _mode(tmp_path / "history.json") == 0o666 & ~umask
     import matplotlib.pyplot as plt
-    from gmcml_tf.plots import _save
+    from gmcml_tf.evaluation.plots import _save
     _save(plt.figure(), tmp_path / "curve.png")
     assert _mode(tmp_path / "curve.png") == 0o666 & ~umask
 
@@ -43,7 +43,7 @@ def test_render_outputs_follow_the_umask(tmp_path, umask):
 
 def test_exported_version_folder_follows_the_umask(tmp_path, umask):
     from serving_fixtures import SIZE, tiny_model
-    from gmcml_tf.export import export
+    from gmcml_tf.serving.export import export
     from tfrecords_tools.categories import CATEGORIES
     r = export(tiny_model(), tmp_path / "m", image_size=SIZE, class_names=list(CATEGORIES))
     assert _mode(r["path"]) == 0o777 & ~umask

@@ -116,7 +116,7 @@ def _checkpoint_state(workdir: Path) -> tuple[int, dict]:
         "optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE"))
     assert latest.endswith(f"ckpt-{step}")
     cfg = load_config(workdir / "config.yaml")
-    from gmcml_tf.train import build_model
+    from gmcml_tf.training.train import build_model
     import keras
     model = build_model(cfg)
     opt = keras.optimizers.Adam(1e-3)

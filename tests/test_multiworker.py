@@ -19,8 +19,7 @@ import tensorflow as tf
 
 from conftest import REPO
 
-sys.path.insert(0, str(REPO / "benchmarks"))
-from multiworker_local import start_workers, wait_all  # noqa: E402
+from gmcml_tf.bench.multiworker_local import start_workers, wait_all
 
 TIMEOUT = 420  # seconds per group of worker processes (a run takes ~1-2 min on 2 busy cores)
 
@@ -98,7 +97,7 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from gmcml_tf.config import load_config
-from gmcml_tf.train import fit
+from gmcml_tf.training.train import fit
 cfg = load_config("configs/smoke.yaml", [f"train.data={sys.argv[1]}", "train.strategy=mirrored",
                   "train.stages=[{name: a, epochs: 2, steps_per_epoch: 2, background: false}]"])
 s = fit(cfg, sys.argv[2], show_progress=False)

@@ -1,24 +1,20 @@
-"""A short run (4 s) of benchmarks/serve_load.py: 8 clients, 20% malformed requests, a real
+"""A short run (4 s) of gmcml_tf/bench/serve_load.py: 8 clients, 20% malformed requests, a real
 `gmcml-tf serve` subprocess -> no 5xx, every good request answered, every bad one a 4xx.
-(The 60-s run with RSS figures: `python benchmarks/serve_load.py --seconds 60`.)"""
+(The 60-s run with RSS figures: `python -m gmcml_tf.bench.serve_load --seconds 60`.)"""
 from __future__ import annotations
 
-import importlib.util
 
-from conftest import REPO
 from serving_fixtures import SIZE, tiny_model
 from tfrecords_tools.categories import CATEGORIES
 
 
 def _serve_load():
-    spec = importlib.util.spec_from_file_location("serve_load", REPO / "benchmarks" / "serve_load.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from gmcml_tf.bench import serve_load
+    return serve_load
 
 
 def test_eight_clients_with_malformed_requests_get_no_5xx(tmp_path):
-    from gmcml_tf.export import export
+    from gmcml_tf.serving.export import export
     base = tmp_path / "gmcml"
     export(tiny_model(), base, image_size=SIZE, class_names=list(CATEGORIES))
     r = _serve_load().run_load(base, seconds=4, warmup=1, clients=8, bad_fraction=0.2, size=48)

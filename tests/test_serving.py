@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from gmcml_tf.export import ExportError, export, read_metadata
+from gmcml_tf.serving.export import ExportError, export, read_metadata
 from gmcml_tf.serving import rest
 from gmcml_tf.serving.app import create_app
 from gmcml_tf.serving.client import PredictError, predict_http, predict_local, read_images

@@ -172,7 +172,7 @@ def test_known_crashers_are_4xx():
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from gmcml_tf.export import export
+    from gmcml_tf.serving.export import export
     from gmcml_tf.serving.app import create_app
     from gmcml_tf.serving.repository import ModelRepository
     base = tmp_path_factory.mktemp("saved_models") / "gmcml"

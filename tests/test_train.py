@@ -1,4 +1,4 @@
-"""The trainer (`gmcml_tf.train.fit`) and `gmcml-tf fit`: workdir, resume, NaN guard, errors."""
+"""The trainer (`gmcml_tf.training.train.fit`) and `gmcml-tf fit`: workdir, resume, NaN guard, errors."""
 from __future__ import annotations
 
 import json
@@ -12,7 +12,7 @@ import tensorflow as tf
 from conftest import REPO
 from gmcml_tf.config import load_config
 from gmcml_tf.models.gmcml import METRIC_NAMES
-from gmcml_tf.train import TrainingError, fit
+from gmcml_tf.training.train import TrainingError, fit
 
 try:
     from synthetic_data import make_dataset as synthetic

@@ -21,7 +21,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from gmcml_tf.train_config import AugmentConfig
+from gmcml_tf.training.train_config import AugmentConfig
 
 
 def _uniform(seed, n, lo, hi):

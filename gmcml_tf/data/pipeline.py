@@ -46,7 +46,7 @@ def make_dataset(data_dir: str, split: str, *, image_size: int, batch_size: int,
       light_index (int32), azimuth, elevation (float32) per row.
     - skip_corrupt: leave out shards that fail the checks of `shards.open_split` (the
       default stops with a DataError naming the shard).
-    - augment (training only): a `gmcml_tf.train_config.AugmentConfig`; None or disabled
+    - augment (training only): a `gmcml_tf.training.train_config.AugmentConfig`; None or disabled
       keeps the bare random flip.
     - balanced (training only): every category equally likely per draw, for plain
       batches and for the references of multi-triplet sets (`samplers.balanced_draw`);

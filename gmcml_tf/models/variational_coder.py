@@ -62,7 +62,7 @@ class Reparameterize(keras.layers.Layer):
         super().__init__(**kwargs)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
-        # False: z = mu in training mode too (batch-norm re-estimation, gmcml_tf.adapt).
+        # False: z = mu in training mode too (batch-norm re-estimation, gmcml_tf.evaluation.adapt).
         self.sample = True
 
     def call(self, inputs, training=None):

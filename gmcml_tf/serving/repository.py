@@ -12,7 +12,7 @@
   AVAILABLE (the availability-preserving policy), so the model never goes dark;
 - a version that fails to load is END with its error, logged once, and the versions
   already AVAILABLE keep serving.
-Exports are renamed into place whole (gmcml_tf.export), so a listed folder is complete.
+Exports are renamed into place whole (gmcml_tf.serving.export), so a listed folder is complete.
 
 Once the versions to serve at start are loaded, every object alive then (TensorFlow's
 modules, the first model) is moved out of the cyclic garbage collector's reach

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gmcml_tf.real_photos import PHOTO_SUFFIXES, PhotoError
-from gmcml_tf.workdir import load_run
+from gmcml_tf.evaluation.real_photos import PHOTO_SUFFIXES, PhotoError
+from gmcml_tf.training.workdir import load_run
 from tfrecords_tools.writer import write_json_atomic
 
 ADAPT_FILE = "adapt.json"
@@ -83,8 +83,8 @@ def adapt(workdir: str | Path, photos: str | Path, out: str | Path, batch_size: 
     """Write `out`: a copy of run `workdir` whose batch norms follow the photos in `photos`."""
     import tensorflow as tf
 
-    from gmcml_tf.evaluate import photo_dataset
-    from gmcml_tf.real_photos import Photo, PhotoSet
+    from gmcml_tf.evaluation.evaluate import photo_dataset
+    from gmcml_tf.evaluation.real_photos import Photo, PhotoSet
     out = Path(out)
     if out.exists():
         raise PhotoError(f"{out} exists; adapt writes a new run folder (pick another --out)")

@@ -1,6 +1,6 @@
 """Launch N `gmcml-tf fit` workers on this machine (MultiWorkerMirroredStrategy, TF_CONFIG).
 
-    .venv/bin/python benchmarks/multiworker_local.py --config configs/smoke.yaml \\
+    .venv/bin/python -m gmcml_tf.bench.multiworker_local --config configs/smoke.yaml \\
         --data data_out/smoke --workdir runs/mw --workers 2 [--set KEY=VALUE ...]
 
 Picks free ports on 127.0.0.1, starts N `python -m gmcml_tf.cli fit ... --set
@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def free_ports(n: int) -> list[int]:

@@ -18,7 +18,7 @@ Workdir layout:
     training_curves.png  loss terms and the noise ratios R_rec / R_cls over the steps (Fig. 8)
     model.keras    the final model
 Re-running the same command resumes at the last saved stage/epoch with the optimizer.
-`train.strategy` mirrored | multi_worker: see gmcml_tf/distribute.py (per-replica batch
+`train.strategy` mirrored | multi_worker: see gmcml_tf/training/distribute.py (per-replica batch
 size, data sharding per worker; only the chief writes WORKDIR, the other workers write
 WORKDIR/.worker-<i>-tmp, removed at their end).
 """
@@ -42,7 +42,7 @@ from tfrecords_tools import folder_lock
 from tfrecords_tools.configlib import ConfigError
 from tfrecords_tools.writer import write_json_atomic
 
-from gmcml_tf import distribute
+from gmcml_tf.training import distribute
 from gmcml_tf.config import ExperimentConfig, load_config
 from gmcml_tf.errors import TrainingError  # noqa: F401  (re-exported)
 
@@ -382,14 +382,14 @@ def _fit(cfg, workdir, data_dir, dataset_fn, show_progress, train_records, held)
         write_json_atomic(out / "history.json", history)
     writer.flush()
     if worker.is_chief and history["curve"]:
-        from gmcml_tf.plots import training_curves
+        from gmcml_tf.evaluation.plots import training_curves
         training_curves(history["curve"], out / "training_curves.png")
     tmp = out / "model.tmp.keras"
     model.save(tmp)  # on every worker: saving may run collectives
     os.replace(tmp, out / "model.keras")
     writer.close()
     if worker.is_chief and val is not None:
-        from gmcml_tf.projector import write_projector
+        from gmcml_tf.training.projector import write_projector
         write_projector(model, val, out / "tensorboard")
     distribute.finish(worker, workdir)
     if val_accuracy is None and history["eval"]:

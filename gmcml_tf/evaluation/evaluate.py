@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from gmcml_tf.preprocess import decode_image, fit_to_square
-from gmcml_tf.real_photos import PhotoError, PhotoSet
+from gmcml_tf.evaluation.real_photos import PhotoError, PhotoSet
 
 
 def classification_metrics(y_true, y_pred, class_names: list[str]) -> dict:
@@ -143,7 +143,7 @@ def gallery(model, data_dir: str, image_size: int, limit: int = 3000, split: str
 def evaluate_and_save(run, photos: PhotoSet, out_json: str | Path | None = None, **kwargs):
     """`evaluate` plus what every caller keeps: the JSON (default RUN/evaluation/real.json),
     the figures beside it, and the same figures in RUN/tensorboard/evaluate."""
-    from gmcml_tf.plots import to_tensorboard
+    from gmcml_tf.evaluation.plots import to_tensorboard
     from tfrecords_tools.writer import write_json_atomic
     out = Path(out_json) if out_json else Path(run.path) / "evaluation" / "real.json"
     result = evaluate(run, photos, plots_dir=out.parent, **kwargs)
@@ -177,7 +177,7 @@ def evaluate(run, photos: PhotoSet, *, gallery_dir: str | None = None,
     if not restrict_to_present:  # also the paper-like view: every test class present
         r = classification_metrics(y_true, restrict(res["logits"], present).argmax(1), run.class_names)
         result["present_classes_only"] = {k: r[k] for k in ("accuracy", "mean_per_class_accuracy")}
-    from gmcml_tf.adapt import adaptation_of
+    from gmcml_tf.evaluation.adapt import adaptation_of
     adapted = adaptation_of(run.path)
     if adapted:  # batch norms fitted to a photo folder: say so beside every number
         result["transductive"] = adapted
@@ -194,6 +194,6 @@ def evaluate(run, photos: PhotoSet, *, gallery_dir: str | None = None,
     result["gallery"] = {"dir": str(gal_dir), "split": "val", "n": int(len(gal["label"])),
                          "skipped_shards": gal["skipped_shards"]}
     if plots_dir is not None:
-        from gmcml_tf import plots
+        from gmcml_tf.evaluation import plots
         result["plots"] = plots.write_all(Path(plots_dir), result, res, gal, y_true, run.class_names)
     return result

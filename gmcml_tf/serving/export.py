@@ -133,9 +133,9 @@ def _export(model, base: Path, image_size, class_names, fit, flip, version, meta
 
 def export_run(run, base: str | Path, fit: str | None = None, version: int | None = None,
                flip: bool | None = None) -> dict:
-    """Export a finished `gmcml-tf fit` run (gmcml_tf.workdir.Run), recording where it came from;
+    """Export a finished `gmcml-tf fit` run (gmcml_tf.training.workdir.Run), recording where it came from;
     `fit` and `flip` default to the run's eval section."""
-    from gmcml_tf import model_card
+    from gmcml_tf.serving import model_card
     cfg = run.config
     fit, flip = fit or run.fit, run.flip if flip is None else flip
     version = next_version(Path(base)) if version is None else version

@@ -1,6 +1,6 @@
 """Resident memory of one render worker over a long run (one ViewRenderer, one GL context).
 
-    .venv/bin/python benchmarks/render_memory.py --views 10000
+    .venv/bin/python -m gmcml_tf.bench.render_memory --views 10000
 
 Renders full records (render, composite, 4 PNGs, serialised Example) for procedural
 models in the planned order, so meshes are loaded, cached and evicted as in a real

@@ -1,6 +1,6 @@
 """Latency of `gmcml-tf serve` on its first request and while a new version loads.
 
-    python benchmarks/serve_versions.py [--size 112] [--requests 60] [--json out.json]
+    python -m gmcml_tf.bench.serve_versions [--size 112] [--requests 60] [--json out.json]
 
 Exports an untrained default GM-CML at --size as version 1, starts `gmcml-tf serve` as a
 real subprocess and times, at concurrency 1 with one PNG per request:
@@ -23,8 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _cpu() -> str:
@@ -37,7 +36,7 @@ def _cpu() -> str:
 def main(argv=None) -> int:
     import httpx
 
-    from gmcml_tf.serving.bench import _png, _untrained_export, _wait, free_port
+    from gmcml_tf.bench.serve import _png, _untrained_export, _wait, free_port
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=112)
     ap.add_argument("--requests", type=int, default=60)

@@ -1,6 +1,6 @@
 """Load test of `gmcml-tf serve`: concurrent clients, a share of malformed requests, RSS.
 
-    python benchmarks/serve_load.py [--model-base-path saved_models/NAME] [--seconds 60]
+    python -m gmcml_tf.bench.serve_load [--model-base-path saved_models/NAME] [--seconds 60]
         [--clients 8] [--bad-fraction 0.1] [--json out.json]
 
 Starts `gmcml-tf serve` as a real subprocess (on an untrained default GM-CML exported at
@@ -35,8 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+REPO = Path(__file__).resolve().parents[2]
 
 BAD_KINDS = ("bad_json", "bad_base64", "wrong_signature", "oversized_batch", "truncated_image",
              "bomb_header")
@@ -151,15 +150,15 @@ def _load(url, requests, clients, seconds, bad_fraction, n_classes, seed) -> tup
 
 
 def _export_default(size: int, tmp: Path) -> Path:
-    from gmcml_tf.serving.bench import _untrained_export
+    from gmcml_tf.bench.serve import _untrained_export
     return _untrained_export(size, tmp)
 
 
 def run_load(model_base_path: str | Path | None = None, *, seconds: float = 60, clients: int = 8,
              bad_fraction: float = 0.1, warmup: float = 5, size: int = 112, max_batch: int = 8,
              seed: int = 0) -> dict:
-    from gmcml_tf.export import read_metadata
-    from gmcml_tf.serving.bench import _wait, free_port
+    from gmcml_tf.serving.export import read_metadata
+    from gmcml_tf.bench.serve import _wait, free_port
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(model_base_path) if model_base_path else _export_default(size, Path(tmp))
         version = max(int(p.name) for p in base.iterdir() if p.name.isdigit())

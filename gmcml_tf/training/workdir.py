@@ -1,6 +1,6 @@
 """A finished `gmcml-tf fit` run folder, read back: the model, its resolved config, class names.
 
-Written by gmcml_tf.train (config.yaml, model.keras); read by evaluate and export.
+Written by gmcml_tf.training.train (config.yaml, model.keras); read by evaluate and export.
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ class Run:
     class_names: list[str]
     fit: str = "stretch"    # how photos are fitted to the square input
     flip: bool = False      # scores averaged with the mirror image
+    summary: dict | None = None  # set by gmcml_tf.api.fit: what training returned
 
 
 def load_run(workdir: str | Path, load_model: bool = True) -> Run:

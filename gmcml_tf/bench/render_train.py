@@ -111,7 +111,7 @@ def bench_train(size: int = 64, steps: int = 20, batch_size: int = 16, model_cfg
     import keras
     import numpy as np
     from gmcml_tf.config import ExperimentConfig
-    from gmcml_tf.train import build_model
+    from gmcml_tf.training.train import build_model
 
     rng = np.random.default_rng(0)
     batch = {"image": rng.random((batch_size, size, size, 3), dtype=np.float32),

@@ -61,7 +61,7 @@ def make_strategy(name: str):
     if name == "multi_worker":
         if not os.environ.get("TF_CONFIG"):
             raise ConfigError("train.strategy multi_worker needs the TF_CONFIG environment "
-                              "variable (cluster and task of this process); see gmcml_tf/distribute.py")
+                              "variable (cluster and task of this process); see gmcml_tf/training/distribute.py")
         try:
             json.loads(os.environ["TF_CONFIG"])
         except ValueError as e:

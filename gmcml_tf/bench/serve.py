@@ -37,7 +37,7 @@ def _png(size: int) -> bytes:
 
 def _untrained_export(size: int, tmp: Path) -> Path:
     """The default GM-CML (authors' widths) at `size`, exported; weights do not change the cost."""
-    from gmcml_tf.export import export
+    from gmcml_tf.serving.export import export
     from gmcml_tf.models.gmcml import GMCML
     from tfrecords_tools.categories import CATEGORIES
     model = GMCML(image_size=size, num_classes=len(CATEGORIES), seed=0)
@@ -82,7 +82,7 @@ def _latencies(url: str, body: dict, n: int, concurrency: int) -> tuple[list[flo
 
 
 def bench_serve(model: str | None = None, size: int = 112, requests: int = 200) -> dict:
-    from gmcml_tf.export import read_metadata
+    from gmcml_tf.serving.export import read_metadata
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(model) if model else _untrained_export(size, Path(tmp))
         versions = sorted(int(p.name) for p in base.iterdir() if p.name.isdigit())

@@ -8,7 +8,7 @@ points, so a difference counts only beyond that spread. Runs live in
 re-run resumes (finished runs are kept).
 
 The background-leakage audit trains the classifier on the backgrounds alone — the exact
-crop behind each view, regenerated from its seed (gmcml_tf.background_audit; blacking
+crop behind each view, regenerated from its seed (gmcml_tf.evaluation.background_audit; blacking
 out the object would leave its silhouette to classify); it must score near chance on
 renders, otherwise the backgrounds carry the label (the authors' per-category folders did).
 """
@@ -53,9 +53,9 @@ def _images_per_step(cfg) -> float:
 
 
 def train_and_evaluate(cfg, workdir: Path, photos, restrict_to_present: bool, dataset_fn=None) -> dict:
-    from gmcml_tf.evaluate import evaluate_and_save
-    from gmcml_tf.train import fit
-    from gmcml_tf.workdir import load_run
+    from gmcml_tf.evaluation.evaluate import evaluate_and_save
+    from gmcml_tf.training.train import fit
+    from gmcml_tf.training.workdir import load_run
     summary = fit(cfg, workdir, show_progress=False, dataset_fn=dataset_fn)
     row = {"synthetic_val_accuracy": summary["val_accuracy"], "model_mb": summary["model_mb"],
            "train_images_per_s": round(summary["steps"] * _images_per_step(cfg) / summary["seconds"], 1)
@@ -106,15 +106,15 @@ def _ablate(configs, data, photos, out: Path, seeds, restrict_to_present, overri
     write_json_atomic(out / "table.json", table)
     md = out / "table.md"
     md.write_text(markdown(table))
-    from gmcml_tf.plots import ablation_bars
+    from gmcml_tf.evaluation.plots import ablation_bars
     png = ablation_bars(rows, out / "table.png")
     return {"table_json": str(out / "table.json"), "table_md": str(md), "table_png": png, **table}
 
 
 def _audit(data, out: Path, base: list[str], seeds: int) -> dict:
     """ZigzagNet alone, softmax on the pure backgrounds of the renders."""
-    from gmcml_tf.background_audit import dataset_fn_for
-    from gmcml_tf.train_config import LossWeights
+    from gmcml_tf.evaluation.background_audit import dataset_fn_for
+    from gmcml_tf.training.train_config import LossWeights
     runs = []
     for seed in range(seeds):
         cfg = load_config(config_path("zigzagnet"), base + [f"train.seed={seed}"], short=FIT_SECTIONS)
