@@ -139,19 +139,20 @@ def cmd_bench_input(args) -> int:
     from gmcml_tf.bench.render_train import bench_train
     from gmcml_tf.config import load_config
     from gmcml_tf.bench.input import bench_input
+    from gmcml_tf.vocabulary import SET_SIZE
     cfg = load_config(args.config, list(args.set or []), short=("train", "model"))
     size, batch = cfg.model.image_size, cfg.train.batch_size
     data = args.data or cfg.train.data
     result = {"data": data, "image_size": size}
     recipe = dict(augment=cfg.train.augment, balanced=cfg.train.balanced)
     for triplets in (False, True):  # with the config's augmentation and balanced draws
-        r = bench_input(data, image_size=size, batch_size=batch * (1 if triplets else 5),
+        r = bench_input(data, image_size=size, batch_size=batch * (1 if triplets else SET_SIZE),
                         triplets=triplets, steps=args.steps, **recipe)
         result["triplet_input_images_per_s" if triplets else "input_images_per_s"] = r["input_images_per_s"]
     # the bare pipeline (flip only, library order): what the recipe costs the input side
     result["bare_input_images_per_s"] = bench_input(data, image_size=size, batch_size=batch,
                                                     triplets=False, steps=args.steps)["input_images_per_s"]
-    train = bench_train(size=size, steps=10, batch_size=batch * 5, model_cfg=cfg.model)
+    train = bench_train(size=size, steps=10, batch_size=batch * SET_SIZE, model_cfg=cfg.model)
     result["train_images_per_s"] = train["gmcml_images_per_s"]
     result["input_over_train"] = round(min(result["input_images_per_s"], result["triplet_input_images_per_s"])
                                        / train["gmcml_images_per_s"], 2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-SET_SIZE = 5
+from gmcml_tf.vocabulary import SET_SIZE
 
 
 def _examples(n, size, rng, num_classes=12):

@@ -41,10 +41,15 @@ def identity(cfg: RenderConfig) -> dict:
     return json.loads(json.dumps(d))  # tuples -> lists, as stored on disk
 
 
-def versions() -> dict:
+RENDER_PACKAGES = ("gmcml-tf", "numpy", "pillow", "trimesh", "moderngl", "tensorflow")
+
+
+def versions(packages: tuple[str, ...] = RENDER_PACKAGES) -> dict:
+    """Python's and the installed `packages`' versions (from their metadata: nothing is
+    imported), for manifests and run folders; absent packages are left out."""
     import importlib.metadata as md
     out = {"python": platform.python_version()}
-    for pkg in ("gmcml-tf", "numpy", "pillow", "trimesh", "moderngl", "tensorflow"):
+    for pkg in packages:
         try:
             out[pkg] = md.version(pkg)
         except md.PackageNotFoundError:

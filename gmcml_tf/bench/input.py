@@ -5,7 +5,7 @@ import os
 import time
 
 from gmcml_tf.data.pipeline import make_dataset
-from gmcml_tf.data.samplers import SET_SIZE
+from gmcml_tf.vocabulary import SET_SIZE
 
 
 def _cpu_seconds() -> float:

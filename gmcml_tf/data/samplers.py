@@ -21,7 +21,6 @@ from gmcml_tf.data.decoder import CLOSE, META_KEYS, parse_batch
 from gmcml_tf.data.shards import DataError
 from tfrecords_tools.categories import NUM_CLASSES
 
-SET_SIZE = 5
 FAR_DEGREES = 60.0  # "clearly different pose" for the same-class negative
 _TABLE_KEYS = ("image", "mask", "alpha", "label", *META_KEYS)
 

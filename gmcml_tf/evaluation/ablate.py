@@ -20,6 +20,7 @@ import statistics
 from pathlib import Path
 
 from gmcml_tf.config import FIT_SECTIONS, load_config
+from gmcml_tf.vocabulary import SET_SIZE
 from tfrecords_tools import folder_lock
 from tfrecords_tools.writer import write_json_atomic
 
@@ -46,7 +47,7 @@ def config_path(name: str) -> Path:
 
 def _images_per_step(cfg) -> float:
     t = cfg.train
-    steps = [(s.epochs * (s.steps_per_epoch or 1), (s.batch_size or t.batch_size) * (5 if s.triplets else 1))
+    steps = [(s.epochs * (s.steps_per_epoch or 1), (s.batch_size or t.batch_size) * (SET_SIZE if s.triplets else 1))
              for s in t.stages]
     total = sum(n for n, _ in steps)
     return sum(n * b for n, b in steps) / total if total else 0.0

@@ -21,8 +21,8 @@ from collections.abc import Sequence
 
 import keras
 
-from gmcml_tf.models.variational_coder import _halvings, _pair, upsample_block
-from gmcml_tf.models.zigzagnet import _MODULES, FireModule
+from gmcml_tf.models.variational_coder import _halvings, _pair, decode_to_mask, dense_to_map
+from gmcml_tf.models.zigzagnet import _MODULES, ClassifierBase, FireModule
 
 _PACKAGE = "gmcml_tf"
 
@@ -46,7 +46,6 @@ class ConvCoder(keras.Model):
         height, width = _pair(image_size)
         filters = [int(f) for f in filters]
         hs, ws = _halvings(height, len(filters)), _halvings(width, len(filters))
-        steps = len(filters)
 
         images = keras.Input(shape=(height, width, 3), name="images")
         x, skips = images, []
@@ -56,17 +55,9 @@ class ConvCoder(keras.Model):
             x = keras.layers.Dropout(dropout, name=f"conv{i + 1}_dropout")(x)
         if kind == "deconvnet":
             x = keras.layers.Flatten(name="flatten")(x)
-            x = keras.layers.Dense(hidden_dim, activation="relu", name="fc1")(x)
-            x = keras.layers.Dense(hs[-1] * ws[-1] * filters[-1], activation="relu",
-                                   name="fc2")(x)
-            x = keras.layers.Reshape((hs[-1], ws[-1], filters[-1]), name="reshape")(x)
-        out_filters = list(reversed(filters[:-1])) + [3]
-        for i, f in enumerate(out_filters):
-            x = upsample_block(x, f, i, hs, ws)
-            if i < steps - 1:
-                if kind == "fcn":  # skip connection from the encoder map of this size
-                    x = keras.layers.Concatenate(name=f"skip{i + 1}")([x, skips[steps - 1 - i]])
-        m_pred = keras.layers.Activation("sigmoid", dtype="float32", name="mask")(x)
+            x = dense_to_map(x, hs, ws, filters, hidden_dim, names=("fc1", "fc2"))
+        # FCN: a skip connection from the encoder map of each size
+        m_pred = decode_to_mask(x, hs, ws, filters, skips if kind == "fcn" else None)
         super().__init__(inputs=images, outputs={"reconstruction": m_pred}, **kwargs)
         self.image_size = (height, width)
         self.kind = kind
@@ -78,27 +69,6 @@ class ConvCoder(keras.Model):
         return {"name": self.name, "trainable": self.trainable,
                 "image_size": list(self.image_size), "kind": self.kind,
                 "filters": list(self.filters), "hidden_dim": self.hidden_dim,
-                "dropout": self.dropout}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-
-class _Classifier(keras.Model):
-    """Shared config plumbing of the classifier baselines."""
-
-    def _finish(self, image_size, input_channels, num_classes, upsample, dropout):
-        self.image_size = image_size
-        self.input_channels = input_channels
-        self.num_classes = num_classes
-        self.upsample = upsample
-        self.dropout = dropout
-
-    def get_config(self):
-        return {"name": self.name, "trainable": self.trainable,
-                "image_size": list(self.image_size), "input_channels": self.input_channels,
-                "num_classes": self.num_classes, "upsample": self.upsample,
                 "dropout": self.dropout}
 
     @classmethod
@@ -120,7 +90,7 @@ def _stem(image_size, input_channels, upsample, conv1_kernel):
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class SqueezeNet(_Classifier):
+class SqueezeNet(ClassifierBase):
     """SqueezeNet (Fire modules, no bypass) in ZigzagNet's macro layout (docs/method.md §3, §7)."""
 
     def __init__(self, image_size=112, input_channels: int = 3, num_classes: int = 12,
@@ -140,7 +110,7 @@ class SqueezeNet(_Classifier):
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class AlexNetSmall(_Classifier):
+class AlexNetSmall(ClassifierBase):
     """AlexNet-like classifier: 5 convs (BN, ReLU, 3 max-pools), fc 512, fc 512, classes."""
 
     def __init__(self, image_size=112, input_channels: int = 3, num_classes: int = 12,

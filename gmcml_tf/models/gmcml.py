@@ -30,14 +30,14 @@ from gmcml_tf.models.baselines import AlexNetSmall, ConvCoder, SqueezeNet
 from gmcml_tf.models.variational_coder import VariationalCoder, _pair
 from gmcml_tf.models.zigzagnet import ZigzagNet
 from gmcml_tf.noise import ALPHA, BETA, M_NOISE, apply_noise, noise_ratios, variance_ratio
+from gmcml_tf.vocabulary import CLASSIFIERS, RECONS, SET_SIZE
 
 _PACKAGE = "gmcml_tf"
-SET_SIZE = 5  # multi-triplet set: reference, positive, 3 negatives (docs/method.md §4)
 LOSS_TERMS = ("enc", "gen", "pair", "tri", "softmax")
 METRIC_NAMES = tuple(f"loss/{t}" for t in LOSS_TERMS) + (
     "loss/total", "accuracy", "noise/r_rec", "noise/r_cls", "noise/variance_ratio")
-RECONS = ("vc", "fcn", "deconvnet", "none")
-CLASSIFIERS = {"zigzagnet": ZigzagNet, "squeezenet": SqueezeNet, "alexnet_small": AlexNetSmall}
+CLASSIFIER_CLASSES = {"zigzagnet": ZigzagNet, "squeezenet": SqueezeNet, "alexnet_small": AlexNetSmall}
+assert tuple(CLASSIFIER_CLASSES) == CLASSIFIERS
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -64,7 +64,7 @@ class GMCML(keras.Model):
         if recon not in RECONS:
             raise ValueError(f"recon must be one of {RECONS}, got {recon!r}")
         if classifier not in CLASSIFIERS:
-            raise ValueError(f"classifier must be one of {tuple(CLASSIFIERS)}, got {classifier!r}")
+            raise ValueError(f"classifier must be one of {CLASSIFIERS}, got {classifier!r}")
         if classifier_input not in ("concat", "rgb"):
             raise ValueError(f"classifier_input must be 'concat' or 'rgb', got {classifier_input!r}")
         if classifier_input == "concat" and recon == "none":
@@ -99,7 +99,7 @@ class GMCML(keras.Model):
         else:
             self.recon_net = None
         channels = 6 if classifier_input == "concat" else 3
-        self.classifier_net = CLASSIFIERS[classifier](
+        self.classifier_net = CLASSIFIER_CLASSES[classifier](
             image_size=size, input_channels=channels, num_classes=self.num_classes,
             upsample=self.upsample, dropout=self.classifier_dropout, name="classifier")
         # Batch-norm momentum of both nets: Keras' 0.99 averages over ~100s of steps; short

@@ -51,6 +51,32 @@ def upsample_block(x, filters: int, i: int, hs: list[int], ws: list[int]):
     return x
 
 
+def dense_to_map(x, hs: list[int], ws: list[int], filters: list[int], hidden_dim: int,
+                 names: tuple[str, str] = ("hidden", "project")):
+    """A vector -> ReLU dense `hidden_dim` -> ReLU dense -> the encoder's smallest map
+    (hs[-1], ws[-1], filters[-1]). The coder's generator and the DeconvNet baseline's fc
+    layers (their layer names kept, so saved weights still load)."""
+    x = keras.layers.Dense(hidden_dim, activation="relu", name=names[0])(x)
+    x = keras.layers.Dense(hs[-1] * ws[-1] * filters[-1], activation="relu", name=names[1])(x)
+    return keras.layers.Reshape((hs[-1], ws[-1], filters[-1]), name="reshape")(x)
+
+
+def decode_to_mask(x, hs: list[int], ws: list[int], filters: list[int], skips=None):
+    """Mirror the encoder back to M: up-step i restores the size the encoder had before its
+    conv i (widths filters[-2], ..., filters[0], then 3 channels), then a sigmoid (float32).
+    `skips`: the encoder's maps for FCN's skip connections, concatenated after each step.
+
+    Sigmoid, not the authors' BN+ReLU: M is a colour image in [0, 1], and ReLU output units
+    die at 0 on the black background."""
+    out_filters = list(reversed(filters[:-1])) + [3]
+    steps = len(out_filters)
+    for i, f in enumerate(out_filters):
+        x = upsample_block(x, f, i, hs, ws)
+        if skips is not None and i < steps - 1:
+            x = keras.layers.Concatenate(name=f"skip{i + 1}")([x, skips[steps - 1 - i]])
+    return keras.layers.Activation("sigmoid", dtype="float32", name="mask")(x)
+
+
 class Reparameterize(keras.layers.Layer):
     """z = mu + sigma * eps, eps ~ N(0, I) (the re-parameterisation trick, eq. 14).
 
@@ -158,19 +184,8 @@ class VariationalCoder(keras.Model):
     @staticmethod
     def _build_generator(hs, ws, filters, latent_dim, hidden_dim):
         z = keras.Input(shape=(latent_dim,), name="z")
-        x = keras.layers.Dense(hidden_dim, activation="relu", name="hidden")(z)
-        x = keras.layers.Dense(hs[-1] * ws[-1] * filters[-1], activation="relu",
-                               name="project")(x)
-        x = keras.layers.Reshape((hs[-1], ws[-1], filters[-1]), name="reshape")(x)
-        # Mirror the encoder: up-step i restores the size the encoder had before its
-        # conv i, so widths run filters[-2], ..., filters[0], then 3 output channels.
-        out_filters = list(reversed(filters[:-1])) + [3]
-        for i, f in enumerate(out_filters):
-            x = upsample_block(x, f, i, hs, ws)
-        # Sigmoid, not the authors' BN+ReLU: M is a colour image in [0, 1], and ReLU
-        # output units die at 0 on the black background. float32 for the loss.
-        m_pred = keras.layers.Activation("sigmoid", dtype="float32", name="mask")(x)
-        return keras.Model(z, m_pred, name="generator")
+        x = dense_to_map(z, hs, ws, filters, hidden_dim)
+        return keras.Model(z, decode_to_mask(x, hs, ws, filters), name="generator")
 
     def get_config(self):
         return {

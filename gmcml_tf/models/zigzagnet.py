@@ -93,8 +93,29 @@ class ZigzagModule(FireModule):
         return keras.ops.relu(self._expand(inputs, training) + b)
 
 
+class ClassifierBase(keras.Model):
+    """The config every classifier (ZigzagNet and the baselines) shares: one get_config."""
+
+    def _finish(self, image_size, input_channels, num_classes, upsample, dropout):
+        self.image_size = image_size
+        self.input_channels = input_channels
+        self.num_classes = num_classes
+        self.upsample = upsample
+        self.dropout = dropout
+
+    def get_config(self):
+        return {"name": self.name, "trainable": self.trainable,
+                "image_size": list(self.image_size), "input_channels": self.input_channels,
+                "num_classes": self.num_classes, "upsample": self.upsample,
+                "dropout": self.dropout}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class ZigzagNet(keras.Model):
+class ZigzagNet(ClassifierBase):
     """ZigzagNet classifier (paper Fig. 4b) on concat[O, M'] (6 channels by default).
 
     Returns a dict: ``logits`` (B, num_classes) and ``descriptor`` (B, 512), the
@@ -150,28 +171,9 @@ class ZigzagNet(keras.Model):
                          **kwargs)
 
         # === Config ===
-        self.image_size = (height, width)
-        self.input_channels = input_channels
-        self.num_classes = num_classes
-        self.upsample = upsample
-        self.dropout = dropout
+        self._finish((height, width), input_channels, num_classes, upsample, dropout)
         self.descriptor_dim = _MODULES[-1][1] + _MODULES[-1][2]
         self.zigzag_modules = modules
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "image_size": list(self.image_size),
-            "input_channels": self.input_channels,
-            "num_classes": self.num_classes,
-            "upsample": self.upsample,
-            "dropout": self.dropout,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
 
 
 def model_size_mb(model: keras.Model) -> float:

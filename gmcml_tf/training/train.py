@@ -30,7 +30,6 @@ import functools
 import json
 import math
 import os
-import platform
 import sys
 import time
 import warnings
@@ -40,34 +39,25 @@ import yaml
 
 from tfrecords_tools import folder_lock
 from tfrecords_tools.configlib import ConfigError
+from tfrecords_tools.runners import versions
 from tfrecords_tools.writer import write_json_atomic
 
 from gmcml_tf.training import distribute
 from gmcml_tf.config import ExperimentConfig, load_config
 from gmcml_tf.errors import TrainingError  # noqa: F401  (re-exported)
+from gmcml_tf.vocabulary import SET_SIZE
 
 
-def versions() -> dict:
-    import keras
-    import tensorflow as tf
-    import tensorflow_probability as tfp
-    return {"python": platform.python_version(), "tensorflow": tf.__version__,
-            "keras": keras.__version__, "tensorflow_probability": tfp.__version__}
+TRAIN_PACKAGES = ("gmcml-tf", "tensorflow", "keras", "tensorflow-probability", "numpy")
 
 
 def build_model(cfg: ExperimentConfig):
     from gmcml_tf.models.gmcml import GMCML
-    m, n = cfg.model, cfg.train.noise
-    return GMCML(image_size=m.image_size, num_classes=m.num_classes, recon=m.recon,
-                 classifier=m.classifier, classifier_input=m.classifier_input,
-                 recon_filters=m.recon_filters, latent_dim=m.latent_dim, hidden_dim=m.hidden_dim,
-                 recon_dropout=m.recon_dropout, classifier_dropout=m.classifier_dropout,
-                 upsample=m.upsample, stop_recon_gradient=m.stop_recon_gradient,
-                 triplet_margin=m.triplet_margin, noise=n.enabled, noise_alpha=n.alpha,
-                 noise_beta=n.beta, m_noise=n.m_noise, seed=cfg.train.seed,
-                 bn_momentum=m.bn_momentum, kl_warmup_steps=cfg.train.kl.warmup_steps,
-                 free_bits=cfg.train.kl.free_bits, label_smoothing=cfg.train.label_smoothing,
-                 name="gmcml")
+    n, t = cfg.train.noise, cfg.train
+    # the model section is GMCML's own arguments, name for name; the rest come from train:
+    return GMCML(**dataclasses.asdict(cfg.model), noise=n.enabled, noise_alpha=n.alpha,
+                 noise_beta=n.beta, m_noise=n.m_noise, seed=t.seed, kl_warmup_steps=t.kl.warmup_steps,
+                 free_bits=t.kl.free_bits, label_smoothing=t.label_smoothing, name="gmcml")
 
 
 def make_optimizer(t):
@@ -99,7 +89,7 @@ def _steps_per_epoch(records: int | None, stage, batch_size: int, replicas: int 
         return stage.steps_per_epoch
     if records is None:
         raise ConfigError("no manifest.json with record counts; set steps_per_epoch in every stage")
-    per_step = batch_size * replicas * (5 if stage.triplets else 1)  # the global batch
+    per_step = batch_size * replicas * (SET_SIZE if stage.triplets else 1)  # the global batch
     return max(1, records // per_step)
 
 
@@ -122,7 +112,7 @@ def _write_config(cfg: ExperimentConfig, workdir: Path) -> None:
         if old.model != cfg.model:
             raise ConfigError(f"{workdir} holds a run of another model config ({path}); "
                               "use a new --workdir")
-    v = versions()
+    v = versions(TRAIN_PACKAGES)
     header = (f"# Resolved config of this run; resume or repeat with:\n"
               f"#   gmcml-tf fit --config {path} --workdir {workdir}\n"
               f"# seed {cfg.train.seed}; " + ", ".join(f"{k} {x}" for k, x in v.items()) + "\n")
@@ -397,5 +387,5 @@ def _fit(cfg, workdir, data_dir, dataset_fn, show_progress, train_records, held)
     return {"val_accuracy": val_accuracy, **model.size_mb(), "workdir": str(workdir),
             "steps": int(optimizer.iterations.numpy()), "resumed": resumed,
             "chief": worker.is_chief, "replicas": worker.replicas,
-            "seconds": round(time.perf_counter() - t0, 1), "versions": versions(),
+            "seconds": round(time.perf_counter() - t0, 1), "versions": versions(TRAIN_PACKAGES),
             "tensorboard": f"tensorboard --logdir {workdir / 'tensorboard'}"}

@@ -9,9 +9,8 @@ from __future__ import annotations
 import dataclasses
 
 from tfrecords_tools.configlib import ConfigError, check_range
+from gmcml_tf.vocabulary import CLASSIFIERS, RECONS
 
-RECONS = ("vc", "fcn", "deconvnet", "none")
-CLASSIFIERS = ("zigzagnet", "squeezenet", "alexnet_small")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 STRATEGIES = ("default", "mirrored", "multi_worker")
 OPTIMIZERS = ("adam", "adamw")

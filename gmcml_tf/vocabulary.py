@@ -1,0 +1,6 @@
+"""The model vocabulary, defined once and free of TensorFlow (the config validates against it,
+the models build from it, the samplers and trainer size batches with it)."""
+
+SET_SIZE = 5  # a multi-triplet set: reference, positive, 3 negatives (docs/method.md §4)
+RECONS = ("vc", "fcn", "deconvnet", "none")              # reconstruction nets; none = ZigzagNet alone
+CLASSIFIERS = ("zigzagnet", "squeezenet", "alexnet_small")
