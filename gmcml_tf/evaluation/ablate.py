@@ -24,7 +24,7 @@ from gmcml_tf.vocabulary import SET_SIZE
 from tfrecords_tools import folder_lock
 from tfrecords_tools.writer import write_json_atomic
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 COLUMNS = [("synthetic_val_accuracy", "synthetic val acc."), ("real_accuracy", "real acc."),
            ("real_mean_per_class_accuracy", "real mean per-class"),
            ("real_present_accuracy", "real acc., present classes"),
