@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from gmcml_tf.evaluation.ablate import collect, markdown
 
@@ -53,3 +54,32 @@ def test_table_from_finished_runs(tmp_path):
     png = ablation_bars(rows, tmp_path / "table.png")
     with Image.open(png) as im:
         assert im.size[0] > 300 and im.size[1] > 200
+
+
+def test_hparams_dashboard_rows_carry_config_seed_and_accuracies(tmp_path):
+    import tensorflow as tf
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    from conftest import REPO
+    from gmcml_tf.config import load_config
+    from gmcml_tf.evaluation.ablate import write_hparams, write_hparams_config
+    cfg = load_config(REPO / "configs" / "gm_ml.yaml")
+    write_hparams_config(tmp_path)
+    write_hparams(tmp_path, "gm_ml", 1, cfg, {"real_present_mean_per_class_accuracy": 0.42,
+                                              "synthetic_val_accuracy": 0.6, "real_accuracy": None})
+    session, scalars, experiment = None, {}, None
+    for path in tmp_path.rglob("events.*"):
+        for e in tf.compat.v1.train.summary_iterator(str(path)):
+            for v in e.summary.value:
+                if v.metadata.plugin_data.plugin_name == "hparams":
+                    data = plugin_data_pb2.HParamsPluginData.FromString(v.metadata.plugin_data.content)
+                    if data.HasField("session_start_info"):
+                        session = data.session_start_info
+                    if data.HasField("experiment"):
+                        experiment = data.experiment
+                elif v.HasField("tensor"):
+                    scalars[v.tag] = float(tf.make_ndarray(v.tensor))
+    assert session.hparams["config"].string_value == "gm_ml"
+    assert session.hparams["seed"].number_value == 1 and session.hparams["noise"].bool_value is False
+    assert scalars == pytest.approx({"real_present_mean_per_class_accuracy": 0.42, "synthetic_val_accuracy": 0.6})
+    assert {m.name.tag for m in experiment.metric_infos} >= {"real_present_mean_per_class_accuracy"}

@@ -73,6 +73,16 @@ def test_fit_writes_the_workdir_and_resumes_after_an_interrupt(tmp_path, monkeyp
     assert load_config(wd / "config.yaml").model == cfg.model  # the resolved config reloads
     tags = _tags(wd)
     assert set(METRIC_NAMES) | {"learning_rate", "reconstruction/O_M_Mpred"} <= tags, tags
+    # TensorBoard's custom-scalars dashboard: loss terms together, R_rec / R_cls / Var ratio together
+    from tensorboard.plugins.custom_scalar import layout_pb2
+    layouts = [layout_pb2.Layout.FromString(tf.make_ndarray(v.tensor).item())
+               for path in (wd / "tensorboard").glob("events.*")
+               for e in tf.compat.v1.train.summary_iterator(str(path)) for v in e.summary.value
+               if v.metadata.plugin_data.plugin_name == "custom_scalars"]
+    assert layouts
+    charts = {c.title: list(c.multiline.tag) for c in layouts[0].category[0].chart}
+    assert any("R_rec, R_cls" in title and tags_ == [r"^noise/"] for title, tags_ in charts.items())
+    assert any(title.startswith("loss terms") for title in charts)
 
 
 def test_nan_guard_names_step_and_term_and_keeps_the_last_checkpoint(tmp_path):

@@ -72,6 +72,38 @@ def train_and_evaluate(cfg, workdir: Path, photos, restrict_to_present: bool, da
     return row
 
 
+HPARAM_METRICS = (("real_present_mean_per_class_accuracy", "real photos: mean per-class, present classes"),
+                  ("real_mean_per_class_accuracy", "real photos: mean per-class, 12-way"),
+                  ("real_accuracy", "real photos: accuracy, 12-way"),
+                  ("synthetic_val_accuracy", "renders of held-out models: accuracy"))
+
+
+def write_hparams(logdir: Path, name: str, seed: int, cfg, row: dict) -> None:
+    """One row of TensorBoard's HParams dashboard: this config and seed, its settings and
+    its real-photo and synthetic accuracies (logdir/<name>/seed-<seed>)."""
+    import tensorflow as tf
+    from tensorboard.plugins.hparams import api as hp
+    hparams = {"config": name, "seed": seed, "recon": cfg.model.recon, "classifier": cfg.model.classifier,
+               "classifier_input": cfg.model.classifier_input, "noise": cfg.train.noise.enabled,
+               "augment": cfg.train.augment.enabled, "balanced": cfg.train.balanced,
+               "kl_free_bits": cfg.train.kl.free_bits, "label_smoothing": cfg.train.label_smoothing}
+    with tf.summary.create_file_writer(str(logdir / name / f"seed-{seed}")).as_default():
+        hp.hparams(hparams, trial_id=f"{name}/seed-{seed}")
+        for key, _ in HPARAM_METRICS:
+            if row.get(key) is not None:
+                tf.summary.scalar(key, row[key], step=0)
+
+
+def write_hparams_config(logdir: Path) -> None:
+    import tensorflow as tf
+    from tensorboard.plugins.hparams import api as hp
+    with tf.summary.create_file_writer(str(logdir)).as_default():
+        hp.hparams_config(hparams=[hp.HParam(k) for k in (
+            "config", "seed", "recon", "classifier", "classifier_input", "noise", "augment", "balanced",
+            "kl_free_bits", "label_smoothing")],
+            metrics=[hp.Metric(k, display_name=d) for k, d in HPARAM_METRICS])
+
+
 def _mean_std(values):
     values = [v for v in values if v is not None]
     if not values:
@@ -90,6 +122,7 @@ def ablate(configs: list[str], data: str, photos, out: str, seeds: int = 1,
 def _ablate(configs, data, photos, out: Path, seeds, restrict_to_present, overrides, audit) -> dict:
     base = list(overrides or []) + [f"train.data={json.dumps(str(data))}"]
     rows = {}
+    write_hparams_config(out / "tensorboard")
     for name in configs:
         path = config_path(name)
         runs = []
@@ -98,6 +131,7 @@ def _ablate(configs, data, photos, out: Path, seeds, restrict_to_present, overri
             workdir = out / name / (f"seed-{seed}" if seeds > 1 else "")
             print(f"[ablate] {name} seed {seed} -> {workdir}", flush=True)
             runs.append(train_and_evaluate(cfg, workdir, photos, restrict_to_present))
+            write_hparams(out / "tensorboard", name, seed, cfg, runs[-1])
         rows[name] = {k: _mean_std([r.get(k) for r in runs]) for k, _ in COLUMNS}
     if audit:
         rows["audit: backgrounds only"] = _audit(data, out, base, seeds)

@@ -121,87 +121,6 @@ def _write_config(cfg: ExperimentConfig, workdir: Path) -> None:
     os.replace(tmp, path)
 
 
-def _summary_metadata(plugin: str):
-    import tensorflow as tf
-    meta = tf.compat.v1.SummaryMetadata()
-    meta.plugin_data.plugin_name = plugin
-    return meta.SerializeToString()
-
-
-def write_scalar(name: str, value: float, step: int) -> None:
-    """tf.summary.scalar without the tensorboard package (TF alone writes the event)."""
-    import tensorflow as tf
-    tf.summary.write(name, tf.constant(float(value), tf.float32), step=step,
-                     metadata=_summary_metadata("scalars"))
-
-
-def write_image(name: str, image, step: int) -> None:
-    """tf.summary.image of one (H, W, 3) float image in [0, 1], without tensorboard."""
-    import tensorflow as tf
-    png = tf.image.encode_png(tf.image.convert_image_dtype(image, tf.uint8, saturate=True))
-    h, w = image.shape[:2]
-    tf.summary.write(name, tf.stack([tf.as_string(w), tf.as_string(h), png]), step=step,
-                     metadata=_summary_metadata("images"))
-
-
-def _callbacks(model, optimizer, ckpt, manager, writer, history, workdir, cfg, si, stage, images,
-               learning_rate=None):
-    import keras
-    import numpy as np
-    t = cfg.train
-
-    class Guard(keras.callbacks.Callback):
-        """NaN/Inf guard, TensorBoard scalars and image grids, per-epoch checkpoints."""
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.t0 = time.perf_counter()
-
-        def on_train_batch_begin(self, batch, logs=None):
-            if learning_rate is not None:  # a function of the optimizer step: resumes exactly
-                optimizer.learning_rate.assign(learning_rate(int(optimizer.iterations.numpy())))
-
-        def on_train_batch_end(self, batch, logs=None):
-            step = int(optimizer.iterations.numpy())
-            for name in ("loss/enc", "loss/gen", "loss/pair", "loss/tri", "loss/softmax", "loss/total"):
-                value = float(logs[name])
-                if not math.isfinite(value):
-                    raise TrainingError(
-                        f"step {step} (stage {stage.name!r}): {name} is {value}; stopped, the last "
-                        f"good checkpoint is kept in {workdir / 'checkpoints'}")
-            if step % t.summary_every == 0:
-                history["curve"].append({"step": step, "stage": stage.name,
-                                         **{k: round(float(v), 6) for k, v in logs.items()}})
-                with writer.as_default():
-                    for name, value in logs.items():
-                        write_scalar(name, value, step)
-                    write_scalar("learning_rate", optimizer.learning_rate.numpy(), step)
-            if step % t.image_every == 0:
-                write_images(step)
-
-        def on_epoch_end(self, epoch, logs=None):
-            history["epochs"].append({"stage": stage.name, "stage_index": si, "epoch": epoch + 1,
-                                      "step": int(optimizer.iterations.numpy()),
-                                      "seconds": round(time.perf_counter() - self.t0, 2),
-                                      **{k: float(v) for k, v in (logs or {}).items()}})
-            write_json_atomic(workdir / "history.json", history)  # first: resume trims it to the checkpoint
-            ckpt.stage.assign(si)
-            ckpt.epoch.assign(epoch + 1)
-            manager.save(checkpoint_number=int(optimizer.iterations.numpy()))
-
-    def write_images(step):
-        """Rows of O | M | M' (paper Fig. 9)."""
-        if images is None or model.recon_net is None:
-            return
-        o, m = images
-        m_pred = np.asarray(model(o, training=False)["reconstruction"])
-        grid = np.concatenate([o, m, m_pred], axis=2)
-        grid = grid.reshape(-1, grid.shape[2], 3).astype(np.float32)
-        with writer.as_default():
-            write_image("reconstruction/O_M_Mpred", grid, step)
-
-    return Guard(), write_images
-
-
 def fit(cfg: ExperimentConfig, workdir: str | Path | None = None, show_progress: bool = True,
         dataset_fn=None) -> dict:
     """Train `cfg` into `workdir` (default cfg.train.workdir); resume if it holds a run.
@@ -307,8 +226,11 @@ def _fit(cfg, workdir, data_dir, dataset_fn, show_progress, train_records, held)
         if worker.is_chief:  # even with --no-progress: a user must know it did not start afresh
             print(f"resuming {workdir} at stage {resumed['stage']} epoch {resumed['epoch']} "
                   f"(step {resumed['step']})")
+    from gmcml_tf.training import monitor  # imports TensorFlow and Keras
     distribute.check_same_start(strategy, int(optimizer.iterations.numpy()))
     writer = tf.summary.create_file_writer(str(out / "tensorboard"))
+    if worker.is_chief:
+        monitor.write_dashboard_layout(writer)
     size, batch = cfg.model.image_size, t.batch_size  # per replica under a strategy
     common = dict(image_size=size, batch_size=batch, seed=t.seed, shuffle_buffer=t.shuffle_buffer,
                   cache=t.cache)
@@ -333,8 +255,10 @@ def _fit(cfg, workdir, data_dir, dataset_fn, show_progress, train_records, held)
         if t.lr_schedule != "constant" or t.warmup_fraction > 0:
             def learning_rate(step, first=first_step, base=base_lr, total=stage.epochs * steps):
                 return stage_learning_rate(base, step - first, total, t.lr_schedule, t.warmup_fraction)
-        guard, write_images = _callbacks(model, optimizer, ckpt, manager, writer, history,
-                                         out, cfg, si, stage, images, learning_rate)
+        guard = monitor.TrainingMonitor(
+            optimizer=optimizer, ckpt=ckpt, manager=manager, writer=writer, history=history,
+            workdir=out, stage_name=stage.name, stage_index=si, summary_every=t.summary_every,
+            image_every=t.image_every, learning_rate=learning_rate, images=images)
         if start < stage.epochs:
             if show_progress and worker.is_chief:
                 print(f"stage {si + 1}/{len(t.stages)} {stage.name!r}: epochs {start + 1}.."
@@ -351,7 +275,7 @@ def _fit(cfg, workdir, data_dir, dataset_fn, show_progress, train_records, held)
             except KeyboardInterrupt:
                 manager.save(checkpoint_number=int(optimizer.iterations.numpy()))
                 raise
-        write_images(int(optimizer.iterations.numpy()))
+        monitor.write_reconstructions(writer, model, images, int(optimizer.iterations.numpy()))
         if t.evaluate and val is not None:
             with warnings.catch_warnings():  # distributed: the val cardinality is per worker
                 warnings.filterwarnings("ignore", message=".*ran out of data.*")
@@ -360,9 +284,7 @@ def _fit(cfg, workdir, data_dir, dataset_fn, show_progress, train_records, held)
             val_accuracy = result["accuracy"]
             history["eval"].append({"stage": stage.name, "stage_index": si,
                                     "step": int(optimizer.iterations.numpy()), **result})
-            with writer.as_default():
-                for k, v in result.items():
-                    write_scalar(f"val/{k}", v, int(optimizer.iterations.numpy()))
+            monitor.write_scalars(writer, result, int(optimizer.iterations.numpy()), prefix="val/")
             if show_progress and worker.is_chief:
                 print(f"  val after {stage.name!r}: accuracy {val_accuracy:.3f}, "
                       f"loss/gen {result['loss/gen']:.1f}")
