@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from gmcml_tf.cli.common import positive_int
+
 
 def _photos(args):
     from gmcml_tf.evaluation.real_photos import open_photos, parse_aliases
@@ -85,7 +87,7 @@ def _photo_flags(p) -> None:
                    help="argmax over the classes present in the photo set only")
 
 
-def add_commands(sub, positive_int) -> None:
+def add_commands(sub) -> None:
     e = sub.add_parser("evaluate", help="accuracy on real photos of a model trained on renders")
     e.add_argument("--workdir", required=True, help="a `gmcml-tf fit` run folder")
     _photo_flags(e)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+from gmcml_tf.cli.common import emit_json, positive_int
+
 
 def cmd_export(args) -> int:
     from gmcml_tf.serving.export import export_run
@@ -48,12 +50,11 @@ def cmd_serve(args) -> int:
 
 
 def cmd_bench_serve(args) -> int:
-    from gmcml_tf.cli import emit_json
     from gmcml_tf.bench.serve import bench_serve
     return emit_json(bench_serve(args.model, size=args.size, requests=args.requests), args.json)
 
 
-def add_commands(sub, bench, positive_int) -> None:
+def add_commands(sub, bench) -> None:
     e = sub.add_parser("export", help="SavedModel for TF Serving: saved_models/NAME/N")
     e.add_argument("--workdir", required=True, help="a `gmcml-tf fit` run folder")
     e.add_argument("--out", help="model base folder (default saved_models/<recon>_<classifier>)")

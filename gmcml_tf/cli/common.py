@@ -1,0 +1,28 @@
+"""What every command module shares: argument types and how a benchmark prints its result."""
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be >= 1")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    return 0 if text.strip() == "0" else positive_int(text)
+
+
+def emit_json(result: dict, path: str | None) -> int:
+    """A benchmark's result: printed, and written atomically to `path` when given."""
+    print(json.dumps(result, indent=2))
+    if path:
+        from tfrecords_tools.writer import write_json_atomic
+        write_json_atomic(path, result)
+    return 0

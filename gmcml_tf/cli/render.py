@@ -1,0 +1,125 @@
+"""`gmcml-tf render | data stats | data preview | bench render`: rendering and the shards."""
+from __future__ import annotations
+
+import json
+import sys
+
+from gmcml_tf.cli.common import emit_json, non_negative_int, positive_int
+
+
+def _render_overrides(args) -> list[str]:
+    flags = {"meshes": "meshes", "backgrounds": "backgrounds", "out": "out", "views_per_model":
+             "views_per_model", "size": "size", "workers": "workers", "seed": "seed"}
+    out = [f"render.{key}={json.dumps(getattr(args, attr))}" for attr, key in flags.items()
+           if getattr(args, attr, None) is not None]
+    return out + list(args.set or [])
+
+
+def cmd_render(args) -> int:
+    from gmcml_tf.config import load_config
+    from tfrecords_tools.runners import render
+    cfg = load_config(args.config, _render_overrides(args), short=("render",)).render
+    if getattr(args, "runner", "local") == "beam":
+        try:
+            from tfrecords_tools.beam_runner import render_beam
+        except ModuleNotFoundError as e:
+            if not (e.name or "").startswith("apache_beam"):
+                raise
+            print("gmcml-tf: error: apache-beam is not installed: pip install -e '.[beam]'", file=sys.stderr)
+            return 2
+        m = render_beam(cfg, args.beam_option or [], show_progress=not args.no_progress)
+    else:
+        if args.beam_option:
+            print("gmcml-tf: error: --beam-option needs --runner beam", file=sys.stderr)
+            return 2
+        m = render(cfg, show_progress=not args.no_progress)
+    run = m["_run"]
+    print(f"rendered {run['rendered_views']} views in {run['seconds']} s ({run['views_per_s']} views/s, "
+          f"{run['workers']} workers{', ' + run['runner'] if 'runner' in run else ''}; "
+          f"{run['shards_skipped_complete']} complete shards kept) -> {cfg.out}")
+    for split, s in m["splits"].items():
+        cats = ", ".join(f"{k} {v}" for k, v in s["per_category"].items())
+        print(f"  {split}: {s['records']} records, {s['models']} models, {s['shards']} shards ({cats})")
+    if m["skipped_meshes"]:
+        print(f"  skipped {len(m['skipped_meshes'])} meshes (reasons in manifest.json):")
+        for key, info in list(m["skipped_meshes"].items())[:10]:
+            print(f"    {key}: {info['reason']}")
+    mt = m["missing_textures"]
+    if mt["textures"]:
+        print(f"  {mt['textures']} missing textures in {mt['models']} models (material colour used)")
+    print(f"  triangles per model: mean {m['triangles']['mean']}, max {m['triangles']['max']}")
+    return 0
+
+
+def cmd_data_stats(args) -> int:
+    from tfrecords_tools.stats import stats
+    result = stats(args.dir, args.out, photos=args.photos)
+    for split, s in result["splits"].items():
+        print(f"{split}: {s['records']} records, {s['models']} models")
+        for cat, n in s["per_category"].items():
+            print(f"  {cat:12s} {n}")
+    for p in result["mean_std_images"]:
+        print(f"wrote {p} (mean | std)")
+    return 0
+
+
+def cmd_data_preview(args) -> int:
+    from tfrecords_tools.stats import preview
+    path = preview(args.dir, args.out, n=args.n, split=args.split)
+    print(f"wrote {path} (rows: RGB | mask | depth | alpha)")
+    return 0
+
+
+def cmd_bench_render(args) -> int:
+    from gmcml_tf.bench.render_train import bench_render
+    from gmcml_tf.config import load_config
+    cfg = load_config(args.config, list(args.set or []), short=("render",)).render
+    result = bench_render(cfg, views=args.views, workers=args.workers, meshes=args.meshes)
+    return emit_json(result, args.json)
+
+
+def add_commands(sub) -> None:
+    r = sub.add_parser("render", help="render 3D models into paired RGB/mask/depth TFRecord shards")
+    r.add_argument("--config", help="YAML config (configs/*.yaml); defaults if omitted")
+    r.add_argument("--meshes", help="DIR | shapenet:DIR | procedural")
+    r.add_argument("--backgrounds", help="DIR | none | default")
+    r.add_argument("--out", help="output folder for shards and manifest.json")
+    r.add_argument("--views-per-model", type=positive_int)
+    r.add_argument("--size", type=positive_int, help="output size in pixels (square)")
+    r.add_argument("--workers", type=non_negative_int, help="processes (0: one per core)")
+    r.add_argument("--seed", type=int)
+    r.add_argument("--set", action="append", metavar="KEY=VALUE", help="override any config key")
+    r.add_argument("--no-progress", action="store_true")
+    r.add_argument("--runner", choices=["local", "beam"], default="local",
+                   help="local: a process pool on this machine; beam: an Apache Beam pipeline "
+                        "(pip install -e '.[beam]')")
+    r.add_argument("--beam-option", action="append", metavar="KEY=VALUE",
+                   help="with --runner beam: any Beam PipelineOptions flag, repeatable "
+                        "(runner=DataflowRunner, project=..., direct_num_workers=4, ...)")
+    r.set_defaults(func=cmd_render)
+
+    d = sub.add_parser("data", help="inspect rendered shards").add_subparsers(dest="data_command",
+                                                                              required=True)
+    s = d.add_parser("stats", help="counts per split and category; mean/std images (paper Fig. 3)")
+    s.add_argument("dir")
+    s.add_argument("--out", help="folder for the PNGs and stats.json (default DIR/stats)")
+    s.add_argument("--photos", help="also a folder of real photos, for comparison")
+    s.set_defaults(func=cmd_data_stats)
+    v = d.add_parser("preview", help="a grid of RGB | mask | depth | alpha samples")
+    v.add_argument("dir")
+    v.add_argument("--out", required=True, help="PNG path")
+    v.add_argument("--n", type=positive_int, default=12)
+    v.add_argument("--split", choices=["train", "val"])
+    v.set_defaults(func=cmd_data_preview)
+
+
+
+def add_bench(bench) -> None:
+    br = bench.add_parser("render", help="full render pipeline vs the bare render loop")
+    br.add_argument("--config", help="YAML config (render section)")
+    br.add_argument("--meshes", default=None, help="DIR | shapenet:DIR | procedural (default: config)")
+    br.add_argument("--views", type=positive_int, default=2000)
+    br.add_argument("--workers", type=non_negative_int, default=0)
+    br.add_argument("--set", action="append", metavar="KEY=VALUE")
+    br.add_argument("--json", help="also write the result here")
+    br.set_defaults(func=cmd_bench_render)
