@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from gmcml_tf.cli.common import emit_json, positive_int
+from gmcml_tf.cli.common import emit_json, non_negative_int, positive_int
 
 
 def cmd_export(args) -> int:
@@ -45,8 +45,28 @@ def cmd_serve(args) -> int:
     serve(args.model, host=args.host, port=args.port, name=args.model_name,
           limits=Limits(max_batch=args.max_batch, max_pixels=args.max_pixels,
                         max_body_bytes=args.max_body_mb * 2 ** 20),
-          policy="all" if args.all_versions else "latest", poll_s=args.file_system_poll_wait_seconds)
+          policy="all" if args.all_versions else "latest", poll_s=args.file_system_poll_wait_seconds,
+          batching=_batching(args))
     return 0
+
+
+def _batching(args):
+    """TF Serving's batching flags: a --batching_parameters_file, else the four flags."""
+    from gmcml_tf.errors import UserError
+    from gmcml_tf.serving.batching import BatchingParameters
+    if args.enable_batching == "false":
+        return None
+    if args.batching_parameters_file:
+        path = args.batching_parameters_file
+        try:
+            with open(path) as f:
+                return BatchingParameters.from_text(f.read(), source=path)
+        except ValueError as e:
+            raise UserError(str(e)) from None
+    return BatchingParameters(max_batch_size=args.max_batch_size,
+                              batch_timeout_micros=args.batch_timeout_micros,
+                              num_batch_threads=args.num_batch_threads,
+                              max_enqueued_batches=args.max_enqueued_batches)
 
 
 def cmd_bench_serve(args) -> int:
@@ -85,6 +105,20 @@ def add_commands(sub, bench) -> None:
                    help="serve every version on disk (default: the latest, as TF Serving)")
     s.add_argument("--file-system-poll-wait-seconds", type=positive_int, default=1,
                    help="how often new version folders are looked for (TF Serving's flag)")
+    from gmcml_tf.serving.batching import BatchingParameters
+    d = BatchingParameters()
+    g = s.add_argument_group("request batching (TF Serving's --enable_batching and its parameters)")
+    g.add_argument("--enable_batching", "--enable-batching", choices=["true", "false"], default="true",
+                   help="merge concurrent predicts into one model call (default: true)")
+    g.add_argument("--batching_parameters_file", "--batching-parameters-file",
+                   help="TF Serving's text format, e.g. the batching_parameters.txt export writes")
+    g.add_argument("--max_batch_size", "--max-batch-size", type=positive_int, default=d.max_batch_size)
+    g.add_argument("--batch_timeout_micros", "--batch-timeout-micros", type=non_negative_int,
+                   default=d.batch_timeout_micros)
+    g.add_argument("--num_batch_threads", "--num-batch-threads", type=positive_int,
+                   default=d.num_batch_threads)
+    g.add_argument("--max_enqueued_batches", "--max-enqueued-batches", type=positive_int,
+                   default=d.max_enqueued_batches)
     s.set_defaults(func=cmd_serve)
 
     bs = bench.add_parser("serve", help="p50/p99 latency and requests/s over HTTP on localhost")

@@ -5,7 +5,8 @@
   POST /v1/models/NAME[/versions/N]:predict    instances / inputs, signature_name
 
 Every client mistake is a 4xx with {"error": "..."}; the model runs in a worker
-thread, so a slow request never blocks the event loop.
+thread, so a slow request never blocks the event loop. Concurrent predicts are batched
+(batching.py), as TF Serving's --enable_batching does.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from starlette.routing import Route
 
 from gmcml_tf.preprocess import error_message
 from gmcml_tf.serving import rest
+from gmcml_tf.serving.batching import Batcher, BatchingParameters, QueueFull
 from gmcml_tf.serving.repository import ModelRepository, NotFound
 
 _PATH = re.compile(r"^(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?"
@@ -43,18 +45,28 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def create_app(repo: ModelRepository, limits: rest.Limits | None = None) -> Starlette:
+_BAD_INPUT = (tf.errors.InvalidArgumentError, tf.errors.OutOfRangeError)
+
+
+def create_app(repo: ModelRepository, limits: rest.Limits | None = None,
+               batching: BatchingParameters | None = None) -> Starlette:
+    """`batching`: merge concurrent predicts into one call (batching.py); None: one call each."""
     limits = limits or rest.Limits()
+    batcher = Batcher(batching, on_bad_input=lambda e: isinstance(e, _BAD_INPUT)) if batching else None
 
     def _predict(servable, body):
         name, inputs, row = rest.parse_predict(body, servable.signatures, limits)
         fn = servable.signature(name)
-        tensors = {k: tf.constant(v) for k, v in inputs.items()}
+
+        def call(**arrays):
+            return fn(**{k: tf.constant(v) for k, v in arrays.items()})
         try:
-            outputs = fn(**tensors)
-        except (tf.errors.InvalidArgumentError, tf.errors.OutOfRangeError) as e:
+            outputs = batcher.run(servable, name, inputs, call) if batcher else call(**inputs)
+        except _BAD_INPUT as e:
             # e.g. a truncated JPEG whose header was fine: name the model's complaint
             raise rest.RequestError(f"{'instances' if row else 'inputs'}: {error_message(e)}") from None
+        except QueueFull as e:
+            raise rest.RequestError(str(e), 503) from None
         return rest.format_predict(outputs, row)
 
     async def models(request: Request) -> JSONResponse:
@@ -89,8 +101,10 @@ def create_app(repo: ModelRepository, limits: rest.Limits | None = None) -> Star
 
 def serve(model: str, host: str = "127.0.0.1", port: int = 8501, name: str | None = None,
           limits: rest.Limits | None = None, log_level: str = "warning", policy: str = "latest",
-          versions: list[int] | None = None, poll_s: float = 1.0) -> None:
+          versions: list[int] | None = None, poll_s: float = 1.0,
+          batching: BatchingParameters | None = None) -> None:
     """Loads and warms up the served versions, binds the port, then announces the URL.
+    `batching`: the request batching parameters (None: every request runs alone).
 
     `saved_models/NAME/N` serves version N only (the specific policy); new versions are
     picked up in the background every `poll_s` seconds.
@@ -117,7 +131,7 @@ def serve(model: str, host: str = "127.0.0.1", port: int = 8501, name: str | Non
         raise
     print(f"serving {repo.name} versions {repo.versions()} from {base} on http://{host}:{port}"
           f"/v1/models/{repo.name}", flush=True)
-    server = uvicorn.Server(uvicorn.Config(create_app(repo, limits), log_level=log_level))
+    server = uvicorn.Server(uvicorn.Config(create_app(repo, limits, batching), log_level=log_level))
     try:
         server.run(sockets=[sock])
     finally:

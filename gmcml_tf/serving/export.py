@@ -26,10 +26,12 @@ import tensorflow as tf
 from gmcml_tf.inference import predict
 from gmcml_tf.preprocess import check_fit, decode_image, fit_to_square
 from gmcml_tf.errors import ExportError  # noqa: F401  (re-exported)
+from gmcml_tf.serving.batching import BatchingParameters
 from tfrecords_tools import folder_lock
 from tfrecords_tools.writer import as_open_would
 
 METADATA_FILE = "assets.extra/gmcml.json"
+BATCHING_FILE = "batching_parameters.txt"   # beside the versions, TF Serving's text format
 SIGNATURES = ("serving_default", "predict_images")
 
 
@@ -127,8 +129,12 @@ def _export(model, base: Path, image_size, class_names, fit, flip, version, meta
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     size = sum(p.stat().st_size for p in final.rglob("*") if p.is_file())
+    batching = base / BATCHING_FILE
+    if not batching.exists():  # for TF Serving's --batching_parameters_file; a user's edit is kept
+        BatchingParameters().write(batching)
     return {"path": str(final), "version": version, "size_mb": round(size / 2 ** 20, 2),
-            "max_abs_probability_difference": diff, "image_size": image_size, "fit": fit, "flip": flip}
+            "max_abs_probability_difference": diff, "image_size": image_size, "fit": fit, "flip": flip,
+            "batching_parameters": str(batching)}
 
 
 def export_run(run, base: str | Path, fit: str | None = None, version: int | None = None,
