@@ -34,7 +34,10 @@ def _model(calls):
     return fn
 
 
-def _submit_all(batcher, rows, fn, servable=_Servable("m/1")):
+SERVABLE = _Servable("m/1")
+
+
+def _submit_all(batcher, rows, fn, servable=SERVABLE):
     def one(r):
         try:
             return batcher.run(servable, "serving_default", {"x": r}, fn)

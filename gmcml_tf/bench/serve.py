@@ -7,6 +7,8 @@ at concurrency 1 and 8 after a warm-up; the image is a 112² PNG by default.
 from __future__ import annotations
 
 import base64
+import os
+import platform
 import statistics
 import subprocess
 import sys
@@ -61,27 +63,56 @@ def _wait(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
     raise RuntimeError("server did not become ready")
 
 
-def _latencies(url: str, body: dict, n: int, concurrency: int) -> tuple[list[float], float]:
+def _latencies(url: str, body: dict, n: int, concurrency: int) -> tuple[list[float], float, int]:
+    """Latencies of `n` requests from `concurrency` clients, the wall time, and the 5xx count."""
     import httpx
 
-    def worker(count: int) -> list[float]:
-        out = []
-        with httpx.Client(timeout=60) as client:
+    def worker(count: int) -> tuple[list[float], int]:
+        out, errors = [], 0
+        with httpx.Client(timeout=120) as client:
             for _ in range(count):
                 t0 = time.perf_counter()
                 r = client.post(url, json=body)
                 out.append(time.perf_counter() - t0)
-                r.raise_for_status()
-        return out
+                errors += r.status_code >= 500
+                if r.status_code < 500:
+                    r.raise_for_status()
+        return out, errors
 
     per = [n // concurrency + (i < n % concurrency) for i in range(concurrency)]
     t0 = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
-        results = [x for chunk in pool.map(worker, per) for x in chunk]
-    return results, time.perf_counter() - t0
+        chunks = list(pool.map(worker, per))
+    return [x for c, _ in chunks for x in c], time.perf_counter() - t0, sum(e for _, e in chunks)
 
 
-def bench_serve(model: str | None = None, size: int = 112, requests: int = 200) -> dict:
+def _in_process_p50_ms(version_dir: Path, png: bytes, n: int = 50) -> float:
+    """The floor under the server: the same signature on the same bytes, called in this process."""
+    import tensorflow as tf
+    fn = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
+    images = tf.constant([png])
+    for _ in range(5):
+        fn(images=images)
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn(images=images)
+        times.append(time.perf_counter() - t0)
+    return round(statistics.median(times) * 1e3, 2)
+
+
+def _stats(lat: list[float], wall: float) -> dict:
+    lat_ms = sorted(x * 1e3 for x in lat)
+    return {"p50_ms": round(statistics.median(lat_ms), 2),
+            "p99_ms": round(lat_ms[min(len(lat_ms) - 1, int(0.99 * len(lat_ms)))], 2),
+            "requests_per_s": round(len(lat) / wall, 1)}
+
+
+def bench_serve(model: str | None = None, size: int = 112, requests: int = 200,
+                concurrency: tuple[int, ...] = (1, 8, 32), batching: bool = True) -> dict:
+    """The in-process latency of the signature (the floor), then the server at each
+    concurrency: p50, p99, requests/s; 5xx answers counted. Targets: at concurrency 1 p50 within
+    1.3x in-process; at 8, throughput >= 3x concurrency 1 with p99 <= 4x its p50; no 5xx."""
     from gmcml_tf.serving.export import read_metadata
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(model) if model else _untrained_export(size, Path(tmp))
@@ -90,25 +121,35 @@ def bench_serve(model: str | None = None, size: int = 112, requests: int = 200) 
         model_mb = sum(p.stat().st_size for p in (base / str(versions[-1])).rglob("*")
                        if p.is_file()) / 2 ** 20
         port = free_port()
+        png = _png(size)
+        in_process = _in_process_p50_ms(base / str(versions[-1]), png)
         proc = subprocess.Popen([sys.executable, "-m", "gmcml_tf.cli", "serve", "--model", str(base),
-                                 "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                 "--port", str(port), "--enable_batching", "true" if batching else "false"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        errors = 0
         try:
             root = f"http://127.0.0.1:{port}/v1/models/{base.name}"
             _wait(root, proc)
-            body = {"instances": [{"b64": base64.b64encode(_png(size)).decode()}]}
+            body = {"instances": [{"b64": base64.b64encode(png).decode()}]}
             _latencies(f"{root}:predict", body, 10, 1)  # warm-up: graph tracing, allocations
-            result = {"size": size, "model_mb": round(model_mb, 2), "model_image_size": meta["image_size"],
-                      "requests": requests, "runs": {}}
-            for c in (1, 8):
-                lat, wall = _latencies(f"{root}:predict", body, requests, c)
-                lat_ms = sorted(x * 1e3 for x in lat)
-                result["runs"][str(c)] = {
-                    "p50_ms": round(statistics.median(lat_ms), 2),
-                    "p99_ms": round(lat_ms[min(len(lat_ms) - 1, int(0.99 * len(lat_ms)))], 2),
-                    "requests_per_s": round(len(lat) / wall, 1), "concurrency": c}
+            runs = {}
+            for c in concurrency:
+                lat, wall, e = _latencies(f"{root}:predict", body, max(requests, 4 * c), c)
+                runs[str(c)] = _stats(lat, wall)
+                errors += e
         finally:
             proc.terminate()
             proc.wait(10)
-    one = result["runs"]["1"]
-    return {"p50_ms": one["p50_ms"], "p99_ms": one["p99_ms"], "requests_per_s": one["requests_per_s"],
-            "concurrency": 1, **result, "target": {"p50_ms": 20, "size": 112}}
+    result = {"in_process_p50_ms": in_process, "concurrency": runs, "errors_5xx": errors, "size": size,
+              "model_mb": round(model_mb, 2), "model_image_size": meta["image_size"], "requests": requests,
+              "batching": batching}
+    one, eight = runs.get("1"), runs.get("8")
+    if one:
+        result["p50_over_in_process"] = round(one["p50_ms"] / in_process, 2)
+    if one and eight:
+        result["throughput_8_over_1"] = round(eight["requests_per_s"] / one["requests_per_s"], 2)
+        result["p99_over_p50_at_8"] = round(eight["p99_ms"] / eight["p50_ms"], 2)
+    result["targets"] = {"p50_over_in_process": 1.3, "throughput_8_over_1": 3.0, "p99_over_p50_at_8": 4.0,
+                         "errors_5xx": 0}
+    result["machine"] = {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine()}
+    return result

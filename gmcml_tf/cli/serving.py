@@ -71,7 +71,8 @@ def _batching(args):
 
 def cmd_bench_serve(args) -> int:
     from gmcml_tf.bench.serve import bench_serve
-    return emit_json(bench_serve(args.model, size=args.size, requests=args.requests), args.json)
+    return emit_json(bench_serve(args.model, size=args.size, requests=args.requests,
+                                 batching=args.enable_batching == "true"), args.json)
 
 
 def add_commands(sub, bench) -> None:
@@ -126,4 +127,6 @@ def add_commands(sub, bench) -> None:
     bs.add_argument("--size", type=positive_int, default=112)
     bs.add_argument("--requests", type=positive_int, default=200)
     bs.add_argument("--json", help="also write the result here")
+    bs.add_argument("--enable_batching", "--enable-batching", choices=["true", "false"], default="true",
+                    help="the server's request batching (default: true, as serve)")
     bs.set_defaults(func=cmd_bench_serve)
