@@ -69,6 +69,11 @@ def _batching(args):
                               max_enqueued_batches=args.max_enqueued_batches)
 
 
+def cmd_bench_predict(args) -> int:
+    from gmcml_tf.bench.predict import bench_predict
+    return emit_json(bench_predict(args.model, rounds=args.rounds), args.json)
+
+
 def cmd_bench_serve(args) -> int:
     from gmcml_tf.bench.serve import bench_serve
     return emit_json(bench_serve(args.model, size=args.size, requests=args.requests,
@@ -121,6 +126,12 @@ def add_commands(sub, bench) -> None:
     g.add_argument("--max_enqueued_batches", "--max-enqueued-batches", type=positive_int,
                    default=d.max_enqueued_batches)
     s.set_defaults(func=cmd_serve)
+
+    bp = bench.add_parser("predict", help="wall time of `gmcml-tf predict IMAGE` against importing TensorFlow")
+    bp.add_argument("--model", help="saved_models/NAME (default: export an untrained GM-CML)")
+    bp.add_argument("--rounds", type=positive_int, default=3)
+    bp.add_argument("--json", help="also write the result here")
+    bp.set_defaults(func=cmd_bench_predict)
 
     bs = bench.add_parser("serve", help="p50/p99 latency and requests/s over HTTP on localhost")
     bs.add_argument("--model", help="saved_models/NAME (default: export an untrained GM-CML)")
