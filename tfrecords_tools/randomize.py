@@ -14,7 +14,7 @@ draws a `Dressing` for the renderer and a truncated framing for the camera:
 - truncation: the camera aims beside the object so that it runs off a border.
 
 Draws come from seeds derived from the view's own (plan.derive_seed), so a render is
-reproducible and every record says what was done to it (`randomize_features`).
+reproducible and every record says what was done to it (`Draw.record`).
 Framing, textures and occluders follow the pose (slot), lights the lighting condition,
 so the positives of the multi-triplet sets (same pose, other light) keep their geometry.
 """
@@ -55,8 +55,8 @@ class Draw:
 
 def draw(pose_rng: np.random.Generator, light_rng: np.random.Generator, cfg: RandomizeConfig,
          camera: Camera, light: Light, parts: int, pool_size: int) -> Draw:
-    """The randomisation of one view. Every coin is tossed whatever the outcome of the
-    others, so switching one kind off does not change the draws of the rest."""
+    """The randomisation of one view. The coins deciding which kinds apply are tossed first,
+    so whether one kind applies never depends on another."""
     coins = pose_rng.random(3)
     shift, angle = pose_rng.uniform(*cfg.truncate_shift), pose_rng.uniform(0, 2 * np.pi)
     truncated = coins[0] < cfg.truncate_fraction and camera.mode == "center"

@@ -302,7 +302,7 @@ class Renderer:
             prog["u_dressed"].value = prog["u_occluder"].value = prog["u_box_uv"].value = False
 
     def _draw(self, vao, tex, color) -> None:
-        self.prog["u_color"].value = tuple(float(c) for c in color)
+        self.prog["u_color"].value = color  # tuples of floats already: no per-draw conversion
         self.prog["u_has_texture"].value = tex is not None
         if tex is not None:
             tex.use(0)
