@@ -86,16 +86,17 @@ def export(model: keras.Model, base: str | Path, *, image_size: int, class_names
            fit: str = "stretch", flip: bool = False, version: int | None = None,
            metadata: dict | None = None,
            check_images: np.ndarray | None = None, tolerance: float = 1e-4,
-           assets: dict[str, str] | None = None) -> dict:
+           assets=None) -> dict:
     """Write `base/<version>/` atomically, reload it, and check it against the Keras model.
 
     `check_images` (N, S, S, 3) in [0, 1] (random ones by default) go through both the
     Keras model and the reloaded `predict_images`; the largest probability difference
-    must stay within `tolerance`. Returns a summary dict (path, version, size, check).
+    must stay within `tolerance`. `assets(version)` -> {path in the version: text}, extra files
+    written with it (the model card). Returns a summary dict (path, version, size, check).
     """
     with folder_lock.hold(base):  # two exports would race for the same next version
         return _export(model, Path(base), image_size, class_names, fit, flip, version, metadata,
-                       check_images, tolerance, assets or {})
+                       check_images, tolerance, assets or (lambda version: {}))
 
 
 def _export(model, base: Path, image_size, class_names, fit, flip, version, metadata, check_images,
@@ -115,7 +116,8 @@ def _export(model, base: Path, image_size, class_names, fit, flip, version, meta
                 "signatures": list(SIGNATURES), **(metadata or {})}
         (tmp / METADATA_FILE).parent.mkdir(parents=True, exist_ok=True)
         (tmp / METADATA_FILE).write_text(json.dumps(meta, indent=2))
-        for name, text in assets.items():  # extra files (the model card), paths relative to the version
+        # extra files (the model card), from the version chosen under the lock
+        for name, text in assets(version).items():
             (tmp / name).parent.mkdir(parents=True, exist_ok=True)
             (tmp / name).write_text(text)
         if check_images is None:
@@ -144,13 +146,13 @@ def export_run(run, base: str | Path, fit: str | None = None, version: int | Non
     from gmcml_tf.serving import model_card
     cfg = run.config
     fit, flip = fit or run.fit, run.flip if flip is None else flip
-    version = next_version(Path(base)) if version is None else version
-    card = model_card.build(run, {"version": version, "fit": fit, "flip": flip})
+
+    def card_files(version: int) -> dict[str, str]:
+        card = model_card.build(run, {"version": version, "fit": fit, "flip": flip})
+        return {model_card.CARD_JSON: json.dumps(card, indent=2), model_card.CARD_MD: model_card.markdown(card)}
     s = export(run.model, base, image_size=cfg.model.image_size, class_names=run.class_names,
                fit=fit, flip=flip, version=version,
-               metadata={"workdir": str(run.path), "seed": cfg.train.seed},
-               assets={model_card.CARD_JSON: json.dumps(card, indent=2),
-                       model_card.CARD_MD: model_card.markdown(card)})
+               metadata={"workdir": str(run.path), "seed": cfg.train.seed}, assets=card_files)
     return {**s, "model_card": str(Path(s["path"]) / model_card.CARD_MD)}
 
 
