@@ -71,17 +71,47 @@ def test_noise_only_in_training(monkeypatch):
     monkeypatch.setattr(gmcml_module, "apply_noise", lambda *a, **k: calls.append(1) or real(*a, **k))
     batch = _batch()
     model = GMCML(**TINY)
-    _, _, (r_rec, r_cls, _) = model.compute_terms(batch, training=False)
+    _, _, (r_rec, r_cls, _, _) = model.compute_terms(batch, training=False)
     assert not calls and float(r_rec) == float(r_cls) == 0.0
     a, b = model(batch["image"]), model(batch["image"])  # inference: clean O, deterministic
     np.testing.assert_array_equal(a["logits"], b["logits"])
     assert not calls
-    _, _, (r_rec, r_cls, v) = model.compute_terms(batch, training=True)
+    _, _, (r_rec, r_cls, v, _) = model.compute_terms(batch, training=True)
     assert len(calls) == 2 and float(r_cls) > 0  # noi(O) and noi'(O), eq. (8)
     calls.clear()
     gm_ml = GMCML(noise=False, **TINY)  # the GM-ML ablation
-    _, _, (r_rec, r_cls, v) = gm_ml.compute_terms(batch, training=True)
+    _, _, (r_rec, r_cls, v, _) = gm_ml.compute_terms(batch, training=True)
     assert not calls and float(r_rec) == float(r_cls) == 0.0 and float(v) > 0
+
+
+def test_training_pass_ratios_read_this_batch_without_a_probe(monkeypatch):
+    """ratios_from="training_pass": v (hence R_cls) from the training pass's own M' of this
+    batch, R_rec from the previous step's v; one coder pass a step instead of two."""
+    from gmcml_tf.noise import noise_ratios, variance_ratio
+    batch = _batch()
+    model = GMCML(noise_ratios_from="training_pass", **TINY)
+    passes = []
+    real_call = model.recon_net.__class__.__call__
+    monkeypatch.setattr(model.recon_net.__class__, "__call__",
+                        lambda self, *a, **k: passes.append(1) or real_call(self, *a, **k))
+    terms, out, (r_rec, r_cls, v, v_pass) = model.compute_terms(batch, training=True)
+    assert len(passes) == 1  # no probe pass
+    assert float(r_rec) == 0.0  # no previous step yet: v = 0, R_rec = tanh(0)
+    expected_v = variance_ratio(out["reconstruction"], batch["mask"])
+    np.testing.assert_allclose(float(v), float(expected_v), rtol=1e-6)
+    np.testing.assert_allclose(float(v_pass), float(v), rtol=1e-6)
+    _, want_r_cls, _ = noise_ratios(out["reconstruction"], batch["mask"], model.noise_alpha, model.noise_beta)
+    np.testing.assert_allclose(float(r_cls), float(want_r_cls), rtol=1e-6)
+    _, _, (r_rec2, _, _, _) = model.compute_terms(_batch(seed=1), training=True)
+    np.testing.assert_allclose(float(r_rec2), np.tanh(model.noise_alpha * float(v)), rtol=1e-6)
+    probe = GMCML(**TINY)  # the default reads a probe pass and still logs the pass's v
+    passes.clear()
+    monkeypatch.setattr(probe.recon_net.__class__, "__call__",
+                        lambda self, *a, **k: passes.append(1) or real_call(self, *a, **k))
+    _, _, (_, _, v_probe, v_pass) = probe.compute_terms(batch, training=True)
+    assert len(passes) == 2 and float(v_probe) > 0 and float(v_pass) > 0
+    with pytest.raises(ValueError, match="noise_ratios_from"):
+        GMCML(noise_ratios_from="guess", **TINY)
 
 
 def test_gmcml_save_roundtrip(tmp_path):

@@ -98,7 +98,9 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from gmcml_tf.config import load_config
 from gmcml_tf.training.train import fit
+# training_pass: its per-replica state (the previous step's v) under a MirroredStrategy
 cfg = load_config("configs/smoke.yaml", [f"train.data={sys.argv[1]}", "train.strategy=mirrored",
+                  "train.noise.ratios_from=training_pass",
                   "train.stages=[{name: a, epochs: 2, steps_per_epoch: 2, background: false}]"])
 s = fit(cfg, sys.argv[2], show_progress=False)
 print("SUMMARY", json.dumps({k: s[k] for k in ("steps", "replicas", "chief", "val_accuracy")}))

@@ -5,8 +5,9 @@ write shards) against the bare render-and-read-back loop, on the same meshes,
 views and worker count, in one run. Start-up (spawning, GL contexts, mesh
 loading) is excluded from both: each worker loads and uploads its meshes first.
 
-bench train: training images/s of the full GM-CML step (probe pass, noise, VC +
-6-channel ZigzagNet, eq. 11) against ZigzagNet alone (3 channels, softmax only), same
+bench train: training images/s of the full GM-CML step (noise, VC + 6-channel ZigzagNet,
+eq. 11) with the noise ratios read by each `train.noise.ratios_from` (an extra probe pass,
+or the training pass itself) against ZigzagNet alone (3 channels, softmax only), same
 resolution and batch, synthetic tensors (no input pipeline), in one run; and the
 float32 model sizes. Compilation is excluded: each model runs a warm-up first.
 """
@@ -101,16 +102,18 @@ def _train_images_per_s(model, batch: dict, steps: int) -> float:
 
 
 def bench_train(size: int = 64, steps: int = 20, batch_size: int = 16, model_cfg=None,
-                rounds: int = 3) -> dict:
+                rounds: int = 3, ratios_from: str = "probe") -> dict:
     """{"gmcml_images_per_s", "zigzagnet_images_per_s", "model_mb", "recon_mb",
     "classifier_mb", "size"}: `model_cfg` (default: ModelConfig()) at `size` px against
-    the same classifier alone on RGB. The two alternate for `rounds` rounds and each
-    keeps its best round, so a busy neighbour process hurts both alike."""
+    the same classifier alone on RGB; "gmcml_images_per_s" is for `ratios_from` (the
+    config's), and "gmcml_by_ratios_from" has both readings. The models alternate for
+    `rounds` rounds and each keeps its best round, so a busy neighbour hurts all alike."""
     import dataclasses
 
     import keras
     import numpy as np
     from gmcml_tf.config import ExperimentConfig
+    from gmcml_tf.models.gmcml import NOISE_RATIOS_FROM
     from gmcml_tf.training.train import build_model
 
     rng = np.random.default_rng(0)
@@ -121,24 +124,31 @@ def bench_train(size: int = 64, steps: int = 20, batch_size: int = 16, model_cfg
     if model_cfg is not None:
         cfg.model = dataclasses.replace(model_cfg)
     cfg.model.image_size = size
-    full = build_model(cfg)
-    full.compile(optimizer=keras.optimizers.Adam(1e-4))
-    full.set_stage({"enc": 1.0, "gen": 1.0, "softmax": 1.0}, triplet_batches=False)
+    models = {}
+    for source in NOISE_RATIOS_FROM:
+        cfg.train.noise.ratios_from = source
+        models[source] = full = build_model(cfg)
+        full.compile(optimizer=keras.optimizers.Adam(1e-4))
+        full.set_stage({"enc": 1.0, "gen": 1.0, "softmax": 1.0}, triplet_batches=False)
     cfg.model.recon, cfg.model.classifier_input = "none", "rgb"
-    alone = build_model(cfg)
+    models["zigzagnet"] = alone = build_model(cfg)
     alone.compile(optimizer=keras.optimizers.Adam(1e-4))
     alone.set_stage({"softmax": 1.0}, triplet_batches=False)
-    best = {"gmcml": 0.0, "zigzagnet": 0.0}
+    best = dict.fromkeys(models, 0.0)
     for _ in range(rounds):
-        for name, model in (("gmcml", full), ("zigzagnet", alone)):
+        for name, model in models.items():
             best[name] = max(best[name], _train_images_per_s(model, batch, steps))
-    result = {"gmcml_images_per_s": round(best["gmcml"], 1),
+    result = {"gmcml_images_per_s": round(best[ratios_from], 1),
               "zigzagnet_images_per_s": round(best["zigzagnet"], 1),
+              "ratios_from": ratios_from,
+              "gmcml_by_ratios_from": {k: round(best[k], 1) for k in NOISE_RATIOS_FROM},
               **full.size_mb(), "size": size, "batch_size": batch_size, "steps": steps,
               "rounds": rounds, "recon_filters": list(cfg.model.recon_filters),
               "classifier": cfg.model.classifier, "upsample": cfg.model.upsample}
     result["gmcml_fraction_of_zigzagnet"] = round(
         result["gmcml_images_per_s"] / result["zigzagnet_images_per_s"], 3)
+    result["fraction_by_ratios_from"] = {
+        k: round(best[k] / best["zigzagnet"], 3) for k in NOISE_RATIOS_FROM}
     result["targets"] = {"gmcml_fraction_of_zigzagnet": 0.5, "model_mb_max": 20.2}
     result["machine"] = {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine()}
     return result

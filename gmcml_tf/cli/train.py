@@ -26,12 +26,13 @@ def cmd_fit(args) -> int:
 
 def cmd_bench_train(args) -> int:
     from gmcml_tf.bench.render_train import bench_train
-    model_cfg = None
+    model_cfg, ratios_from = None, "probe"
     if args.config:
         from gmcml_tf.config import load_config
-        model_cfg = load_config(args.config, list(args.set or []), short=("model",)).model
+        cfg = load_config(args.config, list(args.set or []), short=("model", "train"))
+        model_cfg, ratios_from = cfg.model, cfg.train.noise.ratios_from
     result = bench_train(size=args.size, steps=args.steps, batch_size=args.batch_size,
-                         model_cfg=model_cfg)
+                         model_cfg=model_cfg, ratios_from=ratios_from)
     return emit_json(result, args.json)
 
 
@@ -53,7 +54,8 @@ def cmd_bench_input(args) -> int:
     # the bare pipeline (flip only, library order): what the recipe costs the input side
     result["bare_input_images_per_s"] = bench_input(data, image_size=size, batch_size=batch,
                                                     triplets=False, steps=args.steps)["input_images_per_s"]
-    train = bench_train(size=size, steps=10, batch_size=batch * SET_SIZE, model_cfg=cfg.model)
+    train = bench_train(size=size, steps=10, batch_size=batch * SET_SIZE, model_cfg=cfg.model,
+                        ratios_from=cfg.train.noise.ratios_from)
     result["train_images_per_s"] = train["gmcml_images_per_s"]
     result["input_over_train"] = round(min(result["input_images_per_s"], result["triplet_input_images_per_s"])
                                        / train["gmcml_images_per_s"], 2)

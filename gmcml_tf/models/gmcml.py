@@ -8,10 +8,16 @@ Training computes cls(ren(map(noi(O))), noi'(O)) and the loss of eq. (11):
 in one `tf.GradientTape` step, so the classifier's losses reach the reconstruction net
 through M' ("coordinate" training). Inference computes cls(ren(map(O)), O) on clean O.
 
-Coupled adaptive noise (eq. 8-10) is computed on the current batch: a gradient-free
-probe pass of the reconstruction net on the clean batch gives M', hence
-v = Var(M') / (Var(M) + m_noise), R_rec and R_cls (eq. 9); the training pass then sees
-noi(O) = R_rec Ran + (1 - R_rec) O and the classifier noi'(O) with R_cls (eq. 8).
+Coupled adaptive noise (eq. 8-10) is read off the current batch's M', as
+v = Var(M') / (Var(M) + m_noise), giving R_rec and R_cls (eq. 9); the reconstruction net
+sees noi(O) = R_rec Ran + (1 - R_rec) O and the classifier noi'(O) with R_cls (eq. 8).
+Where M' comes from is ``noise_ratios_from``:
+- "probe": a gradient-free extra pass of the reconstruction net on the clean batch, before
+  the training pass (the paper's reading; costs a third of the coder's work).
+- "training_pass": the training pass's own M' (of noi(O)) gives v, hence R_cls for this
+  batch; R_rec, needed before that pass, uses the previous step's v. No extra pass. The
+  metric noise/variance_ratio_pass (v of the training pass's M') is logged in both modes,
+  so a probe run shows how far the two readings are apart.
 
 Ablations (docs/method.md §7) are constructor arguments: ``recon`` "vc" | "fcn" | "deconvnet" |
 "none"; ``classifier`` "zigzagnet" | "squeezenet" | "alexnet_small"; ``classifier_input``
@@ -34,8 +40,10 @@ from gmcml_tf.vocabulary import CLASSIFIERS, RECONS, SET_SIZE
 
 _PACKAGE = "gmcml_tf"
 LOSS_TERMS = ("enc", "gen", "pair", "tri", "softmax")
+RATIO_NAMES = ("r_rec", "r_cls", "variance_ratio", "variance_ratio_pass")
 METRIC_NAMES = tuple(f"loss/{t}" for t in LOSS_TERMS) + (
-    "loss/total", "accuracy", "noise/r_rec", "noise/r_cls", "noise/variance_ratio")
+    "loss/total", "accuracy") + tuple(f"noise/{n}" for n in RATIO_NAMES)
+NOISE_RATIOS_FROM = ("probe", "training_pass")
 CLASSIFIER_CLASSES = {"zigzagnet": ZigzagNet, "squeezenet": SqueezeNet, "alexnet_small": AlexNetSmall}
 assert tuple(CLASSIFIER_CLASSES) == CLASSIFIERS
 
@@ -57,7 +65,8 @@ class GMCML(keras.Model):
                  classifier_dropout: float = 0.5, upsample: bool = False,
                  stop_recon_gradient: bool = False, loss_weights: dict | None = None,
                  triplet_margin: float = 1.0, noise: bool = True, noise_alpha: float = ALPHA,
-                 noise_beta: float = BETA, m_noise: float = M_NOISE, seed: int | None = None,
+                 noise_beta: float = BETA, m_noise: float = M_NOISE,
+                 noise_ratios_from: str = "probe", seed: int | None = None,
                  bn_momentum: float = 0.99, kl_warmup_steps: int = 0, free_bits: float = 0.0,
                  label_smoothing: float = 0.0, **kwargs):
         super().__init__(**kwargs)
@@ -67,6 +76,8 @@ class GMCML(keras.Model):
             raise ValueError(f"classifier must be one of {CLASSIFIERS}, got {classifier!r}")
         if classifier_input not in ("concat", "rgb"):
             raise ValueError(f"classifier_input must be 'concat' or 'rgb', got {classifier_input!r}")
+        if noise_ratios_from not in NOISE_RATIOS_FROM:
+            raise ValueError(f"noise_ratios_from must be one of {NOISE_RATIOS_FROM}, got {noise_ratios_from!r}")
         if classifier_input == "concat" and recon == "none":
             raise ValueError("classifier_input='concat' needs a reconstruction net (recon != 'none')")
         size = _pair(image_size)
@@ -81,6 +92,13 @@ class GMCML(keras.Model):
         self.triplet_margin = float(triplet_margin)
         self.noise = bool(noise)
         self.noise_alpha, self.noise_beta, self.m_noise = float(noise_alpha), float(noise_beta), float(m_noise)
+        self.noise_ratios_from = noise_ratios_from
+        # The previous step's v for "training_pass" (R_rec is needed before the pass that
+        # measures v). A plain tf.Variable, not a Keras weight: it is a schedule's state, not
+        # a parameter, and saved weights keep their layout. ON_READ: one per replica.
+        self._previous_v = tf.Variable(0.0, trainable=False, name="previous_variance_ratio",
+                                       synchronization=tf.VariableSynchronization.ON_READ,
+                                       aggregation=tf.VariableAggregation.MEAN)
         self.seed = seed
         # Transfer aids beyond the paper (training only): KL warm-up and free bits against
         # posterior collapse (L_enc, eq. 12), label smoothing of L_s.
@@ -146,14 +164,17 @@ class GMCML(keras.Model):
         m = tf.cast(data["mask"], tf.float32)
         y = tf.cast(data["label"], tf.int32)
         zero = tf.zeros([], tf.float32)
-        r_rec = r_cls = v = zero
+        r_rec = r_cls = v = v_pass = zero
         o_rec = o_cls = o
-        if training and self.noise and self.recon_net is not None:
+        noisy = training and self.noise and self.recon_net is not None
+        if noisy and self.noise_ratios_from == "probe":
             # Probe pass on the clean batch: the ratios are read off the current M' (eq. 9).
             probe = tf.stop_gradient(self.recon_net(o, training=True)["reconstruction"])
             r_rec, r_cls, v = noise_ratios(probe, m, self.noise_alpha, self.noise_beta, self.m_noise)
+        elif noisy:
+            r_rec = tf.tanh(self.noise_alpha * self._previous_v)   # eq. (9) on the last step's v
+        if noisy:
             o_rec = apply_noise(o, r_rec, seed=self.noise_seed)   # eq. (8), n_rec
-            o_cls = apply_noise(o, r_cls, seed=self.noise_seed)   # eq. (8), n_cls
         terms = dict.fromkeys(LOSS_TERMS, zero)
         enc_objective = None  # what the optimiser sees of L_enc, when it is not L_enc itself
         out = {}
@@ -165,10 +186,16 @@ class GMCML(keras.Model):
                 if training and self.free_bits > 0:
                     enc_objective = L.free_bits_kl(rec["mu"], rec["log_var"], self.free_bits)
             terms["gen"] = tf.reduce_mean(L.reconstruction_loss(m, m_pred))
-            if not (training and self.noise):
-                v = variance_ratio(tf.stop_gradient(m_pred), m, self.m_noise)
+            v_pass = variance_ratio(tf.stop_gradient(m_pred), m, self.m_noise)
+            if not noisy:
+                v = v_pass
+            elif self.noise_ratios_from == "training_pass":
+                _, r_cls, v = noise_ratios(m_pred, m, self.noise_alpha, self.noise_beta, self.m_noise)
+                self._previous_v.assign(v)
             if self.stop_recon_gradient:  # "VC" ablation: no classifier gradient into ren/map
                 m_pred = tf.stop_gradient(m_pred)
+        if noisy:
+            o_cls = apply_noise(o, r_cls, seed=self.noise_seed)   # eq. (8), n_cls
         x = o_cls if self.classifier_input == "rgb" else tf.concat([o_cls, m_pred], axis=-1)
         cls = self.classifier_net(x, training=training)
         out.update(logits=cls["logits"], descriptor=cls["descriptor"])
@@ -191,13 +218,13 @@ class GMCML(keras.Model):
                         value = value * tf.minimum(1.0, step / float(self.kl_warmup_steps))
                 total = total + self.loss_weights[t] * value
         terms["total"] = total
-        return terms, out, (r_rec, r_cls, v)
+        return terms, out, (r_rec, r_cls, v, v_pass)
 
     def _update_trackers(self, terms, out, ratios, labels):
         for t, value in terms.items():
             self.trackers[f"loss/{t}"].update_state(value)
         self.trackers["accuracy"].update_state(labels, out["logits"])
-        for name, value in zip(("r_rec", "r_cls", "variance_ratio"), ratios):
+        for name, value in zip(RATIO_NAMES, ratios):
             self.trackers[f"noise/{name}"].update_state(value)
         return {m.name: m.result() for m in self.metrics}
 
@@ -234,7 +261,8 @@ class GMCML(keras.Model):
                 "upsample": self.upsample, "stop_recon_gradient": self.stop_recon_gradient,
                 "loss_weights": dict(self.loss_weights), "triplet_margin": self.triplet_margin,
                 "noise": self.noise, "noise_alpha": self.noise_alpha,
-                "noise_beta": self.noise_beta, "m_noise": self.m_noise, "seed": self.seed,
+                "noise_beta": self.noise_beta, "m_noise": self.m_noise,
+                "noise_ratios_from": self.noise_ratios_from, "seed": self.seed,
                 "bn_momentum": self.bn_momentum, "kl_warmup_steps": self.kl_warmup_steps,
                 "free_bits": self.free_bits, "label_smoothing": self.label_smoothing}
 

@@ -56,7 +56,8 @@ def build_model(cfg: ExperimentConfig):
     n, t = cfg.train.noise, cfg.train
     # the model section is GMCML's own arguments, name for name; the rest come from train:
     return GMCML(**dataclasses.asdict(cfg.model), noise=n.enabled, noise_alpha=n.alpha,
-                 noise_beta=n.beta, m_noise=n.m_noise, seed=t.seed, kl_warmup_steps=t.kl.warmup_steps,
+                 noise_beta=n.beta, m_noise=n.m_noise, noise_ratios_from=n.ratios_from,
+                 seed=t.seed, kl_warmup_steps=t.kl.warmup_steps,
                  free_bits=t.kl.free_bits, label_smoothing=t.label_smoothing, name="gmcml")
 
 

@@ -65,8 +65,13 @@ class NoiseConfig:
     alpha: float = 0.25      # eq. (9)
     beta: float = 2.0        # eq. (9)
     m_noise: float = 1e-3    # eq. (9) denominator guard
+    # Whose M' gives v (eq. 9): "probe", an extra clean pass; "training_pass", the training
+    # pass's own M' (R_rec from the previous step's v). README "Performance" has the cost of each.
+    ratios_from: str = "probe"
 
     def validate(self, p: str) -> None:
+        if self.ratios_from not in ("probe", "training_pass"):
+            raise ConfigError(f"{p}.ratios_from: expected probe or training_pass, got {self.ratios_from!r}")
         check_range(f"{p}.alpha", self.alpha, 0.0)
         check_range(f"{p}.beta", self.beta, 0.0)
         if self.m_noise <= 0:
