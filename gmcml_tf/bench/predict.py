@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from gmcml_tf.bench import machine
 
 _PHASES = r"""
 import json, sys, time
@@ -57,4 +58,4 @@ def bench_predict(model: str | None = None, rounds: int = 3, size: int = 112) ->
     return {"import_tensorflow_s": round(bare, 2), "predict_s": round(full, 2),
             "predict_over_import_s": round(full - bare, 2), "target_over_import_s": 3.0,
             "phases": {k: round(v, 3) for k, v in phases.items()}, "rounds": rounds,
-            "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine()}}
+            "machine": machine()}

@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing as mp
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from pathlib import Path
 from tfrecords_tools.meshes import open_source
 from tfrecords_tools.plan import ShardTask, Unit
 from tfrecords_tools.render_config import RenderConfig
+from gmcml_tf.bench import machine
 
 _VR = None
 
@@ -87,7 +87,7 @@ def bench_render(cfg: RenderConfig, views: int = 2000, workers: int = 0,
         result["rounds"] = rounds
     result["pipeline_fraction_of_bare"] = round(result["views_per_s"] / result["bare_views_per_s"], 3)
     result["targets"] = {"views_per_s": 400, "pipeline_fraction_of_bare": 0.75}
-    result["machine"] = {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine()}
+    result["machine"] = machine()
     return dict(sorted(result.items(), key=lambda kv: kv[0] not in ("views_per_s", "bare_views_per_s")))
 
 
@@ -150,5 +150,5 @@ def bench_train(size: int = 64, steps: int = 20, batch_size: int = 16, model_cfg
     result["fraction_by_ratios_from"] = {
         k: round(best[k] / best["zigzagnet"], 3) for k in NOISE_RATIOS_FROM}
     result["targets"] = {"gmcml_fraction_of_zigzagnet": 0.5, "model_mb_max": 20.2}
-    result["machine"] = {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine()}
+    result["machine"] = machine()
     return result

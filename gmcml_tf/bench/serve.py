@@ -7,8 +7,6 @@ at concurrency 1 and 8 after a warm-up; the image is a 112² PNG by default.
 from __future__ import annotations
 
 import base64
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -18,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from gmcml_tf.bench import machine
 
 
 def free_port() -> int:
@@ -151,5 +150,5 @@ def bench_serve(model: str | None = None, size: int = 112, requests: int = 200,
         result["p99_over_p50_at_8"] = round(eight["p99_ms"] / eight["p50_ms"], 2)
     result["targets"] = {"p50_over_in_process": 1.3, "throughput_8_over_1": 3.0, "p99_over_p50_at_8": 4.0,
                          "errors_5xx": 0}
-    result["machine"] = {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine()}
+    result["machine"] = machine()
     return result

@@ -15,22 +15,15 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from gmcml_tf.bench import machine
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _cpu() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor()
 
 
 def main(argv=None) -> int:
@@ -80,7 +73,7 @@ def main(argv=None) -> int:
             proc.terminate()
             proc.wait(10)
     result = {
-        "cpu": _cpu(), "cpus": len(__import__("os").sched_getaffinity(0)), "size": args.size,
+        "cpu": machine()["processor"], "cpus": len(__import__("os").sched_getaffinity(0)), "size": args.size,
         "median_ms": round(median * 1e3, 2), "first_ms": round(first * 1e3, 2),
         "first_ratio": round(first / median, 2),
         "swap_requests": len(swap), "swap_load_s": round(load_s, 2),
