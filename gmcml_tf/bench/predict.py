@@ -18,7 +18,8 @@ import json, sys, time
 t0 = time.perf_counter()
 import tensorflow as tf
 t1 = time.perf_counter()
-from gmcml_tf.serving.client import predict_local, read_images
+from gmcml_tf.serving.client import one_shot_graphs, read_images
+one_shot_graphs()  # as `gmcml-tf predict` does
 images = read_images([sys.argv[2]])
 t2 = time.perf_counter()
 from gmcml_tf.serving.repository import load_servable, list_versions, resolve_model_dir

@@ -30,7 +30,7 @@ def cmd_predict(args) -> int:
     else:
         if not args.model:
             raise SystemExit("gmcml-tf predict: error: give --model DIR or --server URL")
-        results = predict_local(args.model, images, k=args.top_k)
+        results = predict_local(args.model, images, k=args.top_k, one_shot=True)
     if args.json:
         print(json.dumps([{"image": p, "top_k": r} for p, r in zip(args.images, results)], indent=2))
     else:

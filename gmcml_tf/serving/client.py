@@ -51,8 +51,22 @@ def top_k(classes, scores, k: int) -> list[list[dict]]:
              for c, p in zip(cs[:k], ps[:k])] for cs, ps in zip(classes, scores)]
 
 
-def predict_local(model_dir: str, images: list[bytes], k: int = 3) -> list[list[dict]]:
+def one_shot_graphs() -> None:
+    """Run graphs as traced, without Grappler's rewrites, in this process: for a process that
+    calls a SavedModel once or twice. The rewrites cost ~0.7 s at the first call of the 112²
+    model (bench predict) and the calls after it were no slower without them; a server keeps
+    them. Process-wide: TensorFlow has no per-function switch."""
     import tensorflow as tf
+    tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
+
+
+def predict_local(model_dir: str, images: list[bytes], k: int = 3,
+                  one_shot: bool = False) -> list[list[dict]]:
+    """Top-k classes of each image from the SavedModel at `model_dir` (NAME or NAME/VERSION),
+    in this process; `one_shot` (the `predict` command) calls `one_shot_graphs` first."""
+    import tensorflow as tf
+    if one_shot:
+        one_shot_graphs()
     from gmcml_tf.serving.repository import NotFound, list_versions, load_servable, resolve_model_dir
     try:
         base, version = resolve_model_dir(model_dir)
