@@ -294,3 +294,20 @@ def test_version_policies_all_and_specific(exported, tmp_path):
         one.get("gmcml", 3)
     with pytest.raises(NotFound, match="no version 7"):
         ModelRepository(repo_dir, policy="specific", versions=[7], watch=False)
+
+
+def test_response_json_gives_back_the_models_float32s_exactly():
+    """The predict response writes float32 outputs as their shortest round-trip decimals: a
+    client that parses the JSON and casts to float32 has the model's very numbers."""
+    from gmcml_tf.serving import rest
+    rng = np.random.default_rng(0)
+    outputs = {"reconstruction": rng.random((2, 8, 8, 3)).astype(np.float32) * 1e-3,
+               "scores": np.float32([[1e-8, 0.5, 1.0], [3.4e38, 1.17549435e-38, 0.0]]),
+               "classes": np.array([[b"car", b"bus", b"train"]] * 2, dtype=object),
+               "labels": np.int64([[3, 4, 5], [0, 1, 2]])}
+    for row in (True, False):
+        body = json.loads(rest.encode_json(rest.format_predict(outputs, row)))
+        cols = ({k: [p[k] for p in body["predictions"]] for k in outputs} if row else body["outputs"])
+        for k in ("reconstruction", "scores"):
+            np.testing.assert_array_equal(np.asarray(cols[k], np.float32), outputs[k])
+        assert cols["classes"][1] == ["car", "bus", "train"] and cols["labels"] == [[3, 4, 5], [0, 1, 2]]

@@ -16,7 +16,7 @@ import tensorflow as tf
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gmcml_tf.preprocess import error_message
@@ -67,7 +67,7 @@ def create_app(repo: ModelRepository, limits: rest.Limits | None = None,
             raise rest.RequestError(f"{'instances' if row else 'inputs'}: {error_message(e)}") from None
         except QueueFull as e:
             raise rest.RequestError(str(e), 503) from None
-        return rest.format_predict(outputs, row)
+        return rest.encode_json(rest.format_predict(outputs, row))  # in the worker thread
 
     async def models(request: Request) -> JSONResponse:
         m = _PATH.match(request.path_params["rest"])
@@ -85,7 +85,8 @@ def create_app(repo: ModelRepository, limits: rest.Limits | None = None,
                 raw = await _read_body(request, limits.max_body_bytes)
                 body = rest.decode_body(raw)
                 servable = repo.get(name, version)  # never waits: loads run in the background
-                return JSONResponse(await run_in_threadpool(_predict, servable, body))
+                return Response(await run_in_threadpool(_predict, servable, body),
+                                media_type="application/json")
             if suffix in (":classify", ":regress"):
                 return _error(f"{suffix[1:]} is not supported: these models expose predict "
                               "signatures only", 400)
