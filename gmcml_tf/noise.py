@@ -42,9 +42,13 @@ def noise_ratios(m_pred, m_true, alpha: float = ALPHA, beta: float = BETA,
     # gradient through v would let the coder cut its loss by reshaping Var(M') to push
     # noise from its own input onto the classifier's, instead of reconstructing M.
     v = tf.stop_gradient(variance_ratio(m_pred, m_true, m_noise))
-    r_rec = tf.tanh(alpha * v)
-    r_cls = tf.tanh(1.0 - tf.tanh(beta * v))
-    return r_rec, r_cls, v
+    return (*ratios_from_variance(v, alpha, beta), v)
+
+
+def ratios_from_variance(v, alpha: float = ALPHA, beta: float = BETA) -> tuple[tf.Tensor, tf.Tensor]:
+    """(R_rec, R_cls) = (tanh(alpha v), tanh(1 - tanh(beta v))) for a variance ratio v (eq. 9)."""
+    v = tf.cast(v, tf.float32)
+    return tf.tanh(alpha * v), tf.tanh(1.0 - tf.tanh(beta * v))
 
 
 def coupled_r_cls(r_rec, alpha: float = ALPHA, beta: float = BETA) -> tf.Tensor:

@@ -20,10 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from gmcml_tf.bench import machine
 from tfrecords_tools.meshes import open_source
 from tfrecords_tools.plan import ShardTask, Unit
 from tfrecords_tools.render_config import RenderConfig
-from gmcml_tf.bench import machine
 
 _VR = None
 
@@ -113,7 +113,7 @@ def bench_train(size: int = 64, steps: int = 20, batch_size: int = 16, model_cfg
     import keras
     import numpy as np
     from gmcml_tf.config import ExperimentConfig
-    from gmcml_tf.models.gmcml import NOISE_RATIOS_FROM
+    from gmcml_tf.vocabulary import NOISE_RATIOS_FROM
     from gmcml_tf.training.train import build_model
 
     rng = np.random.default_rng(0)

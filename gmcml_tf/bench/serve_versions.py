@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
 from gmcml_tf.bench import machine
 
 REPO = Path(__file__).resolve().parents[2]

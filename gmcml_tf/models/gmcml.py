@@ -35,15 +35,15 @@ from gmcml_tf import losses as L
 from gmcml_tf.models.baselines import AlexNetSmall, ConvCoder, SqueezeNet
 from gmcml_tf.models.variational_coder import VariationalCoder, _pair
 from gmcml_tf.models.zigzagnet import ZigzagNet
-from gmcml_tf.noise import ALPHA, BETA, M_NOISE, apply_noise, noise_ratios, variance_ratio
-from gmcml_tf.vocabulary import CLASSIFIERS, RECONS, SET_SIZE
+from gmcml_tf.noise import (ALPHA, BETA, M_NOISE, apply_noise, noise_ratios, ratios_from_variance,
+                            variance_ratio)
+from gmcml_tf.vocabulary import CLASSIFIERS, NOISE_RATIOS_FROM, RECONS, SET_SIZE
 
 _PACKAGE = "gmcml_tf"
 LOSS_TERMS = ("enc", "gen", "pair", "tri", "softmax")
 RATIO_NAMES = ("r_rec", "r_cls", "variance_ratio", "variance_ratio_pass")
 METRIC_NAMES = tuple(f"loss/{t}" for t in LOSS_TERMS) + (
     "loss/total", "accuracy") + tuple(f"noise/{n}" for n in RATIO_NAMES)
-NOISE_RATIOS_FROM = ("probe", "training_pass")
 CLASSIFIER_CLASSES = {"zigzagnet": ZigzagNet, "squeezenet": SqueezeNet, "alexnet_small": AlexNetSmall}
 assert tuple(CLASSIFIER_CLASSES) == CLASSIFIERS
 
@@ -172,7 +172,7 @@ class GMCML(keras.Model):
             probe = tf.stop_gradient(self.recon_net(o, training=True)["reconstruction"])
             r_rec, r_cls, v = noise_ratios(probe, m, self.noise_alpha, self.noise_beta, self.m_noise)
         elif noisy:
-            r_rec = tf.tanh(self.noise_alpha * self._previous_v)   # eq. (9) on the last step's v
+            r_rec, _ = ratios_from_variance(self._previous_v, self.noise_alpha, self.noise_beta)  # last step's v
         if noisy:
             o_rec = apply_noise(o, r_rec, seed=self.noise_seed)   # eq. (8), n_rec
         terms = dict.fromkeys(LOSS_TERMS, zero)
@@ -190,7 +190,8 @@ class GMCML(keras.Model):
             if not noisy:
                 v = v_pass
             elif self.noise_ratios_from == "training_pass":
-                _, r_cls, v = noise_ratios(m_pred, m, self.noise_alpha, self.noise_beta, self.m_noise)
+                v = v_pass
+                _, r_cls = ratios_from_variance(v, self.noise_alpha, self.noise_beta)
                 self._previous_v.assign(v)
             if self.stop_recon_gradient:  # "VC" ablation: no classifier gradient into ren/map
                 m_pred = tf.stop_gradient(m_pred)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 from tfrecords_tools.configlib import ConfigError, check_range
-from gmcml_tf.vocabulary import CLASSIFIERS, RECONS
+from gmcml_tf.vocabulary import CLASSIFIERS, NOISE_RATIOS_FROM, RECONS
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 STRATEGIES = ("default", "mirrored", "multi_worker")
@@ -70,8 +70,9 @@ class NoiseConfig:
     ratios_from: str = "probe"
 
     def validate(self, p: str) -> None:
-        if self.ratios_from not in ("probe", "training_pass"):
-            raise ConfigError(f"{p}.ratios_from: expected probe or training_pass, got {self.ratios_from!r}")
+        if self.ratios_from not in NOISE_RATIOS_FROM:
+            raise ConfigError(f"{p}.ratios_from: expected one of {', '.join(NOISE_RATIOS_FROM)}, "
+                              f"got {self.ratios_from!r}")
         check_range(f"{p}.alpha", self.alpha, 0.0)
         check_range(f"{p}.beta", self.beta, 0.0)
         if self.m_noise <= 0:
