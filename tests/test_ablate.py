@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from gmcml_tf.evaluation.ablate import collect, markdown
+from gmcml_tf.evaluation.ablate import collect, markdown, parse_row, row_folder
 
 
 def test_audit_regenerates_the_exact_background_of_every_view(smoke_render):
@@ -54,6 +54,28 @@ def test_table_from_finished_runs(tmp_path):
     png = ablation_bars(rows, tmp_path / "table.png")
     with Image.open(png) as im:
         assert im.size[0] > 300 and im.size[1] > 200
+
+
+def test_lever_rows_are_config_plus_overrides_and_checked_before_any_fit(tmp_path):
+    assert parse_row("gm_cml:augment.enabled=false:balanced=false") == (
+        "gm_cml", ["augment.enabled=false", "balanced=false"])
+    assert parse_row("zigzagnet") == ("zigzagnet", [])
+    spec = "zigzagnet:balanced=false"
+    d = tmp_path / row_folder(spec)
+    d.mkdir()
+    (d / "ablation_row.json").write_text(json.dumps({"synthetic_val_accuracy": 0.4}))
+    assert collect(tmp_path, ["zigzagnet", spec])[spec]["synthetic_val_accuracy"]["mean"] == 0.4
+    assert ":" not in row_folder(spec)
+
+    from gmcml_tf.config import ConfigError
+    from gmcml_tf.evaluation.ablate import ablate
+    with pytest.raises(ConfigError, match="balanced"):
+        parse_row("zigzagnet:balanced")
+    # a typo in the second row stops the command before the first row's fit starts
+    with pytest.raises(ConfigError, match="augment"):
+        ablate(["zigzagnet", "gm_cml:augment.enabeld=false"], data=str(tmp_path / "none"),
+               photos=None, out=str(tmp_path / "out"), audit=False)
+    assert not (tmp_path / "out" / "zigzagnet").exists()
 
 
 def test_hparams_dashboard_rows_carry_config_seed_and_accuracies(tmp_path):

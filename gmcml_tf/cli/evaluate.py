@@ -110,7 +110,8 @@ def add_commands(sub) -> None:
 
     a = sub.add_parser("ablate", help="train and evaluate the ablations of paper Tables I-III")
     a.add_argument("--configs", default="gm_cml,gm_ml,vc,fcn,deconvnet,zigzagnet,squeezenet,alexnet_small",
-                   help="comma-separated names of configs/*.yaml")
+                   help="comma-separated names of configs/*.yaml; NAME:KEY=VALUE[:KEY=VALUE...] is a row "
+                        "with levers switched, e.g. gm_cml:augment.enabled=false")
     a.add_argument("--data", required=True, help="shards from `gmcml-tf render`")
     _photo_flags(a)
     a.add_argument("--out", required=True, help="folder for table.md, table.json and OUT/<config>/ runs")

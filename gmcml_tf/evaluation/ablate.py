@@ -33,6 +33,22 @@ COLUMNS = [("synthetic_val_accuracy", "synthetic val acc."), ("real_accuracy", "
            ("model_mb", "model MB"), ("train_images_per_s", "train images/s")]
 
 
+def parse_row(spec: str) -> tuple[str, list[str]]:
+    """`NAME[:KEY=VALUE...]` -> (config name, its overrides): one ablation row per switched
+    lever, e.g. `gm_cml:augment.enabled=false` or `zigzagnet:balanced=false:label_smoothing=0`."""
+    name, *overrides = spec.strip().split(":")
+    for o in overrides:
+        if "=" not in o or not o.partition("=")[0].strip():
+            from tfrecords_tools.configlib import ConfigError
+            raise ConfigError(f"--configs {spec!r}: expected NAME:KEY=VALUE, got {o!r}")
+    return name, overrides
+
+
+def row_folder(spec: str) -> str:
+    """The runs folder of a row: the spec itself, `:` (a path separator on some systems) as `__`."""
+    return spec.strip().replace(":", "__").replace("/", "_")
+
+
 def config_path(name: str) -> Path:
     p = Path(name)
     if p.suffix in (".yaml", ".yml") and p.is_file():
@@ -123,16 +139,19 @@ def _ablate(configs, data, photos, out: Path, seeds, restrict_to_present, overri
     base = list(overrides or []) + [f"train.data={json.dumps(str(data))}"]
     rows = {}
     write_hparams_config(out / "tensorboard")
-    for name in configs:
+    specs = [(spec, *parse_row(spec)) for spec in configs]
+    for _, name, row_overrides in specs:   # every config and override checked before any fit
+        load_config(config_path(name), base + row_overrides, short=FIT_SECTIONS)
+    for spec, name, row_overrides in specs:
         path = config_path(name)
         runs = []
         for seed in range(seeds):
-            cfg = load_config(path, base + [f"train.seed={seed}"], short=FIT_SECTIONS)
-            workdir = out / name / (f"seed-{seed}" if seeds > 1 else "")
-            print(f"[ablate] {name} seed {seed} -> {workdir}", flush=True)
+            cfg = load_config(path, base + row_overrides + [f"train.seed={seed}"], short=FIT_SECTIONS)
+            workdir = out / row_folder(spec) / (f"seed-{seed}" if seeds > 1 else "")
+            print(f"[ablate] {spec} seed {seed} -> {workdir}", flush=True)
             runs.append(train_and_evaluate(cfg, workdir, photos, restrict_to_present))
-            write_hparams(out / "tensorboard", name, seed, cfg, runs[-1])
-        rows[name] = {k: _mean_std([r.get(k) for r in runs]) for k, _ in COLUMNS}
+            write_hparams(out / "tensorboard", spec, seed, cfg, runs[-1])
+        rows[spec] = {k: _mean_std([r.get(k) for r in runs]) for k, _ in COLUMNS}
     if audit:
         rows["audit: backgrounds only"] = _audit(data, out, base, seeds)
     table = {"data": str(data), "photos": getattr(photos, "source", None), "seeds": seeds,
@@ -177,10 +196,10 @@ def _cell(v, pct: bool) -> str:
 def collect(out: str | Path, configs: list[str]) -> dict:
     """Rows from the `ablation_row.json` of finished runs under OUT (e.g. after an interruption)."""
     rows = {}
-    for name in configs:
-        runs = [json.loads(p.read_text()) for p in sorted(Path(out, name).glob("**/ablation_row.json"))]
+    for spec in configs:
+        runs = [json.loads(p.read_text()) for p in sorted(Path(out, row_folder(spec)).glob("**/ablation_row.json"))]
         if runs:
-            rows[name] = {k: _mean_std([r.get(k) for r in runs]) for k, _ in COLUMNS}
+            rows[spec] = {k: _mean_std([r.get(k) for r in runs]) for k, _ in COLUMNS}
     return rows
 
 
