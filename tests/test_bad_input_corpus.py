@@ -277,6 +277,8 @@ def test_bad_config_file(capsys, tmp_path, command, body):
     ("learning_rate=.nan", "train.learning_rate: expected a finite number"),
     ("=3", "--set '=3': expected key=value"),
     ("views_per_model", "--set 'views_per_model': expected key=value"),
+    ("train.stages.3.epochs=2", "'stages' is a list of 2; expected an index 0..1, got '3'"),
+    ("train.stages.first.epochs=2", "got 'first'"),
 ])
 @pytest.mark.parametrize("command", ["render", "fit"])
 def test_bad_override(capsys, tmp_path, command, override, needle):
@@ -285,6 +287,14 @@ def test_bad_override(capsys, tmp_path, command, override, needle):
     code, _, err = cli(capsys, command, "--config", REPO / "configs/smoke.yaml", *flags, "--set", override)
     assert_one_error_line(code, err, needle)
     assert not out.exists()
+
+
+def test_override_reaches_into_a_list_by_index():
+    from gmcml_tf.config import FIT_SECTIONS, load_config
+    cfg = load_config(REPO / "configs/gm_cml.yaml", ["train.stages.0.epochs=24", "stages.0.learning_rate=1e-3"],
+                      short=FIT_SECTIONS)
+    assert cfg.train.stages[0].epochs == 24 and cfg.train.stages[0].learning_rate == 1e-3
+    assert cfg.train.stages[0].steps_per_epoch == 100   # the rest of the stage is kept
 
 
 @pytest.mark.parametrize("case", ["config", "config_dir", "meshes", "shapenet", "backgrounds", "data"])

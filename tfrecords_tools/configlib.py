@@ -103,14 +103,34 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
             value = yaml.safe_load(raw)
         except yaml.YAMLError:
             value = raw
-        node = data
-        parts = key.strip().split(".")
+        node, parent = data, None
+        parts = [p.strip() for p in key.strip().split(".")]
         for p in parts[:-1]:
-            node = node.setdefault(p, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"--set {key}: {p!r} is not a section")
-        node[parts[-1]] = value
+            node, parent = _step(node, p, key, parent), p
+        if isinstance(node, list):
+            node[_index(node, parts[-1], key, parent)] = value
+        else:
+            node[parts[-1]] = value
     return data
+
+
+def _step(node, part: str, key: str, parent: str | None):
+    """One level down `key`: a section by name, or a list entry by number
+    (`train.stages.0.epochs`: the first stage's epochs)."""
+    if isinstance(node, list):
+        node = node[_index(node, part, key, parent)]
+    else:
+        node = node.setdefault(part, {})
+    if not isinstance(node, (dict, list)):
+        raise ConfigError(f"--set {key}: {part!r} is not a section")
+    return node
+
+
+def _index(items: list, part: str, key: str, parent: str | None) -> int:
+    if not part.isdigit() or int(part) >= len(items):
+        raise ConfigError(f"--set {key}: {parent!r} is a list of {len(items)}; "
+                          f"expected an index 0..{len(items) - 1}, got {part!r}")
+    return int(part)
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
