@@ -137,3 +137,43 @@ def test_soft_edges_change_o_only_near_the_object_edge():
     assert changed[:, 7:9, 10:22].all()          # at the edge
     assert not changed[:, 12:20, 12:20].any()    # deep inside
     assert not changed[:, :3, :3].any()          # far outside
+
+
+def _box_sides(alpha):
+    """(n, S, S, 1) -> the object box's width and height as fractions of the image."""
+    on = alpha[..., 0] > 0.5
+    cols, rows = on.any(1), on.any(2)
+    span = [(x.shape[1] - np.argmax(x[:, ::-1], 1) - np.argmax(x, 1)) / x.shape[1] for x in (cols, rows)]
+    return np.where(on.any((1, 2)), span[0], np.nan), np.where(on.any((1, 2)), span[1], np.nan)
+
+
+def test_object_crop_frames_the_object_as_photos_do_and_keeps_o_m_alpha_aligned(smoke_render):
+    cfg, _ = smoke_render
+    b = take(make_dataset(cfg.out, "train", image_size=64, batch_size=16, background=False, seed=2))
+    o, m, alpha = (tf.constant(b[k]) for k in ("image", "mask", "alpha"))
+    framed = AugmentConfig(**OFF, object_crop=1.0, object_fill=[0.9, 0.9], object_aspect=10.0,
+                           rotation_deg=0.0, flip=False)
+    o2, m2, a2 = (x.numpy() for x in augment(o, m, alpha, tf.constant([1, 2], tf.int64), framed))
+    w0, h0 = _box_sides(b["alpha"])
+    w1, h1 = _box_sides(a2)
+    before, after = np.nanmedian(np.maximum(w0, h0)), np.nanmedian(np.maximum(w1, h1))
+    assert before < 0.85 and after > 0.85        # the object fills the frame now
+    # each side fills 0.9 of the crop unless the crop reached the render's border (side 1)
+    grown = (w1 >= np.minimum(0.9 * np.ones_like(w0), w0) - 0.05)
+    assert grown[~np.isnan(w0)].all()
+    inside = a2[..., 0] > 0.99
+    assert ((o2.max(-1) > 0)[inside]).mean() > 0.97            # O's object is where alpha is
+    assert (m2.max(-1)[a2[..., 0] < 0.01] < 0.02).all()          # and M nowhere else
+
+
+def test_object_crop_leaves_the_other_images_draws_alone(smoke_render):
+    cfg, _ = smoke_render
+    b = take(make_dataset(cfg.out, "train", image_size=32, batch_size=16, background=False, seed=4))
+    o, m, alpha = (tf.constant(b[k]) for k in ("image", "mask", "alpha"))
+    seed = tf.constant([7, 8], tf.int64)
+    plain = augment(o, m, alpha, seed, AugmentConfig(**OFF))[2].numpy()
+    half = augment(o, m, alpha, seed, AugmentConfig(**OFF, object_crop=0.5))[2].numpy()
+    same = [np.array_equal(plain[i], half[i]) for i in range(len(plain))]
+    assert 0 < sum(same) < len(same)
+    with pytest.raises(ConfigError, match="object_fill"):
+        AugmentConfig(object_fill=[0.8, 1.2]).validate("train.augment")

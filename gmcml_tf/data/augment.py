@@ -4,8 +4,9 @@ Renders are tight, centred, sharp, noise-free crops with a hard object edge; pho
 none of these. Two groups, both batched (one op per batch) and stateless (a seed per
 batch, so a run is reproducible):
 
-- geometric: one random similarity per image (scale from the crop area and aspect,
-  translation, small rotation, horizontal flip) applied to O, M and alpha alike, so
+- geometric: one random similarity per image (scale from the crop area and aspect, or
+  on a share of the images from the object's box, as a photo frames it; translation,
+  small rotation, horizontal flip) applied to O, M and alpha alike, so
   the reconstruction target stays aligned with the input. O is filled by reflection
   where the view leaves the render (the background continues); M and alpha by 0
   (nothing is there).
@@ -32,8 +33,46 @@ def _chance(seed, n, p):
     return tf.random.stateless_uniform([n], seed=seed) < p
 
 
-def _transforms(seed, n, size: int, cfg: AugmentConfig) -> tf.Tensor:
-    """(n, 8) projective transforms (output pixel -> input pixel) of random similarities."""
+def _box(alpha):
+    """alpha (n, S, S, 1) -> the object's box (x0, x1, y0, y1) in image fractions, and
+    whether there is an object at all."""
+    size = tf.cast(tf.shape(alpha)[1], tf.float32)
+    cols = tf.reduce_max(alpha, axis=[1, 3]) > 0.5   # (n, S)
+    rows = tf.reduce_max(alpha, axis=[2, 3]) > 0.5
+
+    def span(on):
+        lo = tf.cast(tf.argmax(tf.cast(on, tf.int32), axis=1), tf.float32)
+        hi = size - tf.cast(tf.argmax(tf.cast(tf.reverse(on, [1]), tf.int32), axis=1), tf.float32)
+        return lo / size, hi / size
+    (x0, x1), (y0, y1) = span(cols), span(rows)
+    return x0, x1, y0, y1, tf.reduce_any(cols, axis=1)
+
+
+def _object_crop(seed, alpha, cfg: AugmentConfig):
+    """Crop sides and centres that frame the object as a photo does: its box fills
+    `object_fill` of each crop side (the crop stretched to the square, as `stretch` fits a
+    photo), the crop's width/height within [1/object_aspect, object_aspect], the box kept
+    inside it at a random place. Photos of a category are framed around the object; a
+    render shows it at ~0.6 of the frame (median box side of the shared library's views)."""
+    s = tf.random.experimental.stateless_split(seed, 3)
+    n = tf.shape(alpha)[0]
+    x0, x1, y0, y1, found = _box(alpha)
+    fill = _uniform(s[0], n, *cfg.object_fill)
+    bw, bh = x1 - x0, y1 - y0
+    w, h = bw / fill, bh / fill
+    w = tf.maximum(w, h / cfg.object_aspect)
+    h = tf.maximum(h, w / cfg.object_aspect)
+    w, h = tf.minimum(w, 1.0), tf.minimum(h, 1.0)
+    cx = x0 + bw / 2 + (w - bw) * (_uniform(s[1], n, 0.0, 1.0) - 0.5)
+    cy = y0 + bh / 2 + (h - bh) * (_uniform(s[2], n, 0.0, 1.0) - 0.5)
+    cx = tf.clip_by_value(cx, w / 2, 1.0 - w / 2)   # the crop stays inside the render
+    cy = tf.clip_by_value(cy, h / 2, 1.0 - h / 2)
+    return w, h, cx, cy, found
+
+
+def _transforms(seed, n, size: int, cfg: AugmentConfig, alpha=None) -> tf.Tensor:
+    """(n, 8) projective transforms (output pixel -> input pixel) of random similarities;
+    with `alpha` and `object_crop` > 0, that share of them framed around the object."""
     s = tf.random.experimental.stateless_split(seed, 6)
     area = _uniform(s[0], n, *cfg.crop_area)
     log_aspect = _uniform(s[1], n, math.log(cfg.crop_aspect[0]), math.log(cfg.crop_aspect[1]))
@@ -42,6 +81,12 @@ def _transforms(seed, n, size: int, cfg: AugmentConfig) -> tf.Tensor:
     h = tf.minimum(tf.sqrt(area / aspect), 1.0)
     cx = 0.5 + (1.0 - w) * (_uniform(s[2], n, 0.0, 1.0) - 0.5)  # the crop stays inside
     cy = 0.5 + (1.0 - h) * (_uniform(s[3], n, 0.0, 1.0) - 0.5)
+    if alpha is not None and cfg.object_crop > 0:
+        # seeds of their own, so the other images' transforms do not change with the option
+        o_seed = tf.random.experimental.stateless_split(tf.random.experimental.stateless_fold_in(seed, 1), 2)
+        ow, oh, ocx, ocy, found = _object_crop(o_seed[0], alpha, cfg)
+        use = _chance(o_seed[1], n, cfg.object_crop) & found
+        w, h, cx, cy = (tf.where(use, a, b) for a, b in ((ow, w), (oh, h), (ocx, cx), (ocy, cy)))
     theta = _uniform(s[4], n, -1.0, 1.0) * (cfg.rotation_deg * math.pi / 180.0)
     flip = tf.where(_chance(s[5], n, 0.5 if cfg.flip else 0.0), -1.0, 1.0)
     cos, sin = tf.cos(theta), tf.sin(theta)
@@ -152,7 +197,7 @@ def augment(o, m, alpha, seed, cfg: AugmentConfig):
     """Geometric (O, M, alpha alike), soft edges, then photometric (O only) augmentation."""
     s = tf.random.experimental.stateless_split(seed, 3)
     n = tf.shape(o)[0]
-    t = _transforms(s[0], n, int(o.shape[1]), cfg)
+    t = _transforms(s[0], n, int(o.shape[1]), cfg, alpha)
     o = _warp(o, t, "REFLECT")
     targets = _warp(tf.concat([m, alpha], axis=-1), t, "CONSTANT")
     m, alpha = targets[..., :3], targets[..., 3:]

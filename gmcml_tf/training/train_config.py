@@ -98,19 +98,25 @@ class AugmentConfig:
     jpeg: float = 0.3                # probability of JPEG re-encoding at quality 30-95
     erase: float = 0.25              # probability of one erased rectangle (2-15 % of the area)
     edge_blur: float = 0.5           # probability of a soft object edge (O blurred near alpha's edge)
+    object_crop: float = 0.0         # probability of a crop around the object (alpha's box), as photos frame it
+    object_fill: list[float] = dataclasses.field(default_factory=lambda: [0.75, 1.0])  # box side / crop side
+    object_aspect: float = 2.0       # the object crop's width/height stays within [1/a, a]
 
     def validate(self, p: str) -> None:
-        for name in ("crop_area", "crop_aspect", "contrast", "saturation"):
+        for name in ("crop_area", "crop_aspect", "contrast", "saturation", "object_fill"):
             lo_hi = getattr(self, name)
             if len(lo_hi) != 2 or not 0 < lo_hi[0] <= lo_hi[1]:
                 raise ConfigError(f"{p}.{name}: expected [low, high] with 0 < low <= high, got {lo_hi}")
         if self.crop_area[1] > 1:
             raise ConfigError(f"{p}.crop_area: at most 1 (a crop inside the render), got {self.crop_area}")
+        if self.object_fill[1] > 1:
+            raise ConfigError(f"{p}.object_fill: at most 1 (the object inside the crop), got {self.object_fill}")
+        check_range(f"{p}.object_aspect", self.object_aspect, 1.0, 10.0)
         check_range(f"{p}.rotation_deg", self.rotation_deg, 0.0, 45.0)
         check_range(f"{p}.brightness", self.brightness, 0.0, 1.0)
         check_range(f"{p}.hue", self.hue, 0.0, 0.5)
         check_range(f"{p}.noise_std", self.noise_std, 0.0, 1.0)
-        for name in ("grayscale", "blur", "noise", "jpeg", "erase", "edge_blur"):
+        for name in ("grayscale", "blur", "noise", "jpeg", "erase", "edge_blur", "object_crop"):
             check_range(f"{p}.{name}", getattr(self, name), 0.0, 1.0)
 
 
