@@ -177,3 +177,21 @@ def test_object_crop_leaves_the_other_images_draws_alone(smoke_render):
     assert 0 < sum(same) < len(same)
     with pytest.raises(ConfigError, match="object_fill"):
         AugmentConfig(object_fill=[0.8, 1.2]).validate("train.augment")
+
+
+def test_plain_background_flattens_only_what_alpha_leaves(smoke_render):
+    cfg, _ = smoke_render
+    b = take(make_dataset(cfg.out, "train", image_size=32, batch_size=16, seed=4))
+    o, m, alpha = (tf.constant(b[k]) for k in ("image", "mask", "alpha"))
+    flat = AugmentConfig(**OFF, plain_background=1.0, crop_area=[1.0, 1.0], crop_aspect=[1.0, 1.0],
+                         rotation_deg=0.0, flip=False)
+    o2, m2, a2 = (x.numpy() for x in augment(o, m, alpha, tf.constant([3, 3], tf.int64), flat))
+    a = b["alpha"][..., 0]
+    np.testing.assert_allclose(o2[a > 0.999], b["image"][a > 0.999], atol=1e-5)   # the object stays
+    np.testing.assert_allclose(m2, b["mask"], atol=1e-5)                               # M is a target
+    for i in range(len(a)):
+        bg = o2[i][a[i] == 0]
+        assert bg.std(0).max() < 1e-4          # one colour behind the object
+    # without a background (the paper's black-backdrop stage) nothing is painted in
+    o3 = augment(o, m, alpha, tf.constant([3, 3], tf.int64), flat, background=False)[0].numpy()
+    np.testing.assert_allclose(o3, b["image"], atol=1e-5)

@@ -64,7 +64,7 @@ def preprocess(batch: dict, seed: tf.Tensor, *, image_size: int, stored_size: in
         image = image * alpha
     px = [resize(x, stored_size, image_size) for x in (image, mask, alpha)]
     if training and augment is not None and augment.enabled:
-        px = list(augment_batch(*px, seed, augment))
+        px = list(augment_batch(*px, seed, augment, background=background))
     elif training:
         px = flip_rows(px, tf.random.stateless_uniform([tf.shape(image)[0]], seed=seed) < 0.5)
     return {**batch, **dict(zip(PIXEL_KEYS, px))}

@@ -101,6 +101,7 @@ class AugmentConfig:
     object_crop: float = 0.0         # probability of a crop around the object (alpha's box), as photos frame it
     object_fill: list[float] = dataclasses.field(default_factory=lambda: [0.75, 1.0])  # box side / crop side
     object_aspect: float = 2.0       # the object crop's width/height stays within [1/a, a]
+    plain_background: float = 0.0    # probability of a flat-colour backdrop behind the object
 
     def validate(self, p: str) -> None:
         for name in ("crop_area", "crop_aspect", "contrast", "saturation", "object_fill"):
@@ -116,7 +117,8 @@ class AugmentConfig:
         check_range(f"{p}.brightness", self.brightness, 0.0, 1.0)
         check_range(f"{p}.hue", self.hue, 0.0, 0.5)
         check_range(f"{p}.noise_std", self.noise_std, 0.0, 1.0)
-        for name in ("grayscale", "blur", "noise", "jpeg", "erase", "edge_blur", "object_crop"):
+        for name in ("grayscale", "blur", "noise", "jpeg", "erase", "edge_blur", "object_crop",
+                     "plain_background"):
             check_range(f"{p}.{name}", getattr(self, name), 0.0, 1.0)
 
 
