@@ -105,3 +105,28 @@ def test_hparams_dashboard_rows_carry_config_seed_and_accuracies(tmp_path):
     assert session.hparams["seed"].number_value == 1 and session.hparams["noise"].bool_value is False
     assert scalars == pytest.approx({"real_present_mean_per_class_accuracy": 0.42, "synthetic_val_accuracy": 0.6})
     assert {m.name.tag for m in experiment.metric_infos} >= {"real_present_mean_per_class_accuracy"}
+
+
+def test_a_rerun_keeps_rows_of_runs_finished_with_the_same_config_and_photos(tmp_path):
+    """Halves of a table run apart are gathered by one re-run: a finished, evaluated run
+    keeps its row; another config, other photos or an unfinished run are fitted/evaluated."""
+    from types import SimpleNamespace
+
+    from conftest import REPO
+    from gmcml_tf.config import load_config
+    from gmcml_tf.evaluation.ablate import finished_row
+    from gmcml_tf.training.train import _write_config
+    cfg = load_config(REPO / "configs" / "zigzagnet.yaml", ["train.data=/d", "train.seed=1"])
+    photos = SimpleNamespace(source="/photos")
+    run = tmp_path / "zigzagnet"
+    run.mkdir()
+    _write_config(cfg, run)
+    row = {"synthetic_val_accuracy": 0.5, "photos": "/photos", "restrict_to_present": False}
+    (run / "ablation_row.json").write_text(json.dumps(row))
+    assert finished_row(cfg, run, photos, False) is None  # no model.keras: the fit did not end
+    (run / "model.keras").write_bytes(b"")
+    assert finished_row(cfg, run, photos, False) == row
+    assert finished_row(cfg, run, photos, True) is None
+    assert finished_row(cfg, run, SimpleNamespace(source="/other"), False) is None
+    other = load_config(REPO / "configs" / "zigzagnet.yaml", ["train.data=/d", "train.seed=1", "balanced=false"])
+    assert finished_row(other, run, photos, False) is None

@@ -5,7 +5,9 @@ synthetic val split and on the real photos, and summarised as mean ± std over s
 with real classes of a few dozen photos one seed can differ from another by several
 points, so a difference counts only beyond that spread. Runs live in
 `OUT/<config>/[seed-K/]`, so `gmcml-tf evaluate` works on them afterwards, and a
-re-run resumes (finished runs are kept).
+re-run resumes: an unfinished fit goes on from its checkpoint, and a run already trained with
+the same resolved config and evaluated on the same photos keeps its row without a fit or an
+evaluation (so halves of a table run apart are gathered by one re-run with every row).
 
 The background-leakage audit trains the classifier on the backgrounds alone — the exact
 crop behind each view, regenerated from its seed (gmcml_tf.evaluation.background_audit; blacking
@@ -84,7 +86,23 @@ def train_and_evaluate(cfg, workdir: Path, photos, restrict_to_present: bool, da
                    real_present_accuracy=real.get("present_classes_only", {}).get("accuracy"),
                    real_present_mean_per_class_accuracy=real.get("present_classes_only", {}).get(
                        "mean_per_class_accuracy"))
+    row.update(photos=getattr(photos, "source", None), restrict_to_present=restrict_to_present)
     write_json_atomic(workdir / "ablation_row.json", row)
+    return row
+
+
+def finished_row(cfg, workdir: Path, photos, restrict_to_present: bool) -> dict | None:
+    """The row of a run in `workdir` trained with exactly `cfg` and evaluated on the same
+    photos the same way, or None (then the run is resumed or made, and evaluated)."""
+    path = workdir / "ablation_row.json"
+    if not path.exists() or not (workdir / "config.yaml").exists() or not (workdir / "model.keras").exists():
+        return None
+    row = json.loads(path.read_text())
+    if (row.get("photos"), row.get("restrict_to_present")) != (getattr(photos, "source", None),
+                                                                restrict_to_present):
+        return None
+    if load_config(workdir / "config.yaml") != cfg:
+        return None
     return row
 
 
@@ -148,8 +166,9 @@ def _ablate(configs, data, photos, out: Path, seeds, restrict_to_present, overri
         for seed in range(seeds):
             cfg = load_config(path, base + row_overrides + [f"train.seed={seed}"], short=FIT_SECTIONS)
             workdir = out / row_folder(spec) / (f"seed-{seed}" if seeds > 1 else "")
-            print(f"[ablate] {spec} seed {seed} -> {workdir}", flush=True)
-            runs.append(train_and_evaluate(cfg, workdir, photos, restrict_to_present))
+            row = finished_row(cfg, workdir, photos, restrict_to_present)
+            print(f"[ablate] {spec} seed {seed} -> {workdir}{' (finished: row kept)' if row else ''}", flush=True)
+            runs.append(row or train_and_evaluate(cfg, workdir, photos, restrict_to_present))
             write_hparams(out / "tensorboard", spec, seed, cfg, runs[-1])
         rows[spec] = {k: _mean_std([r.get(k) for r in runs]) for k, _ in COLUMNS}
     if audit:
