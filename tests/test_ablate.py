@@ -130,3 +130,25 @@ def test_a_rerun_keeps_rows_of_runs_finished_with_the_same_config_and_photos(tmp
     assert finished_row(cfg, run, SimpleNamespace(source="/other"), False) is None
     other = load_config(REPO / "configs" / "zigzagnet.yaml", ["train.data=/d", "train.seed=1", "balanced=false"])
     assert finished_row(other, run, photos, False) is None
+
+
+def test_table_only_gathers_finished_rows_with_their_own_seed_counts(tmp_path):
+    from gmcml_tf.config import ConfigError
+    from gmcml_tf.evaluation.ablate import ablate
+    out = tmp_path / "abl"
+    rows = {"gm_cml/seed-0": 0.5, "gm_cml/seed-1": 0.7, "zigzagnet:balanced=false": 0.3,
+            "audit_background_only": 0.1}
+    for folder, acc in rows.items():
+        d = out.joinpath(*map(row_folder, folder.split("/")))
+        d.mkdir(parents=True)
+        (d / "ablation_row.json").write_text(json.dumps({"synthetic_val_accuracy": acc}))
+    result = ablate(["gm_cml", "zigzagnet:balanced=false", "vc"], data="d", photos=None, out=str(out),
+                    table_only=True)
+    assert list(result["rows"]) == ["gm_cml", "zigzagnet:balanced=false", "audit: backgrounds only"]
+    md = (out / "table.md").read_text()
+    assert "| gm_cml | 2 | 60.0 ± 14.1 |" in md and "| zigzagnet:balanced=false | 1 | 30.0 ± 0.0 |" in md
+    assert "| audit: backgrounds only | 1 | 10.0 ± 0.0 |" in md
+    assert (out / "table.png").stat().st_size > 0
+    assert not (out / "vc").exists()  # nothing was fitted
+    with pytest.raises(ConfigError, match="no finished row"):
+        ablate(["vc"], data="d", photos=None, out=str(tmp_path / "empty"), table_only=True, audit=False)

@@ -61,7 +61,7 @@ def cmd_ablate(args) -> int:
     from gmcml_tf.evaluation.ablate import ablate
     result = ablate(args.configs.split(","), data=args.data, photos=_photos(args), out=args.out,
                     seeds=args.seeds, restrict_to_present=args.restrict_to_present,
-                    overrides=list(args.set or []), audit=not args.no_audit)
+                    overrides=list(args.set or []), audit=not args.no_audit, table_only=args.table_only)
     print(Path(result["table_md"]).read_text())
     print(f"wrote {result['table_md']} and {result['table_json']}; runs under {args.out}/<config>/")
     return 0
@@ -118,6 +118,9 @@ def add_commands(sub) -> None:
     a.add_argument("--seeds", type=positive_int, default=1)
     a.add_argument("--set", action="append", metavar="KEY=VALUE", help="override for every config")
     a.add_argument("--no-audit", action="store_true", help="skip the background-leakage audit")
+    a.add_argument("--table-only", action="store_true",
+                   help="fit nothing: the table of the rows finished under OUT, each with its own number of "
+                        "seeds (e.g. after an interruption, or seeds run apart)")
     a.set_defaults(func=cmd_ablate)
 
     d = sub.add_parser("demo", help="render the embedded default, train GM-CML, evaluate, export")

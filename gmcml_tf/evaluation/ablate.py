@@ -26,6 +26,7 @@ from gmcml_tf.vocabulary import SET_SIZE
 from tfrecords_tools import folder_lock
 from tfrecords_tools.writer import write_json_atomic
 
+AUDIT_FOLDER = "audit_background_only"
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 COLUMNS = [("synthetic_val_accuracy", "synthetic val acc."), ("real_accuracy", "real acc."),
            ("real_mean_per_class_accuracy", "real mean per-class"),
@@ -148,8 +149,16 @@ def _mean_std(values):
 
 def ablate(configs: list[str], data: str, photos, out: str, seeds: int = 1,
            restrict_to_present: bool = False, overrides: list[str] | None = None,
-           audit: bool = True) -> dict:
+           audit: bool = True, table_only: bool = False) -> dict:
+    """Fit and evaluate every row (see the module text); `table_only`: no fit, the table of
+    the rows already finished under `out`, whatever their number of seeds."""
     with folder_lock.hold(out):  # a second ablate into the same folder is refused
+        if table_only:
+            rows = collect(out, [*configs, *(["audit: backgrounds only"] if audit else [])])
+            if not rows:
+                from tfrecords_tools.configlib import ConfigError
+                raise ConfigError(f"{out}: no finished row of {', '.join(configs)} (no ablation_row.json)")
+            return _write_table(rows, data, photos, Path(out), None, restrict_to_present)
         return _ablate(configs, data, photos, Path(out), seeds, restrict_to_present, overrides, audit)
 
 
@@ -173,6 +182,10 @@ def _ablate(configs, data, photos, out: Path, seeds, restrict_to_present, overri
         rows[spec] = {k: _mean_std([r.get(k) for r in runs]) for k, _ in COLUMNS}
     if audit:
         rows["audit: backgrounds only"] = _audit(data, out, base, seeds)
+    return _write_table(rows, data, photos, out, seeds, restrict_to_present)
+
+
+def _write_table(rows: dict, data, photos, out: Path, seeds, restrict_to_present) -> dict:
     table = {"data": str(data), "photos": getattr(photos, "source", None), "seeds": seeds,
              "restrict_to_present": restrict_to_present, "rows": rows,
              "chance": 1 / 12}
@@ -198,7 +211,7 @@ def _audit(data, out: Path, base: list[str], seeds: int) -> dict:
                                     close_only=False, background=True,
                                     losses=LossWeights(enc=0, gen=0, pair=0, tri=0, softmax=1))
         cfg.train.stages = [stage]
-        workdir = out / "audit_background_only" / (f"seed-{seed}" if seeds > 1 else "")
+        workdir = out / AUDIT_FOLDER / (f"seed-{seed}" if seeds > 1 else "")
         print(f"[ablate] background-leakage audit seed {seed} -> {workdir}", flush=True)
         runs.append(train_and_evaluate(cfg, workdir, None, False, dataset_fn_for(data)))
     return {k: _mean_std([r.get(k) for r in runs]) for k, _ in COLUMNS}
@@ -216,7 +229,8 @@ def collect(out: str | Path, configs: list[str]) -> dict:
     """Rows from the `ablation_row.json` of finished runs under OUT (e.g. after an interruption)."""
     rows = {}
     for spec in configs:
-        runs = [json.loads(p.read_text()) for p in sorted(Path(out, row_folder(spec)).glob("**/ablation_row.json"))]
+        folder = AUDIT_FOLDER if spec == "audit: backgrounds only" else row_folder(spec)
+        runs = [json.loads(p.read_text()) for p in sorted(Path(out, folder).glob("**/ablation_row.json"))]
         if runs:
             rows[spec] = {k: _mean_std([r.get(k) for r in runs]) for k, _ in COLUMNS}
     return rows

@@ -154,7 +154,8 @@ def ablation_bars(rows: dict, path: Path) -> str:
         means = [100 * c["mean"] if c else 0.0 for c in cells]
         stds = [100 * c["std"] if c else 0.0 for c in cells]
         ax.bar(x + (i - (len(metrics) - 1) / 2) * width, means, width, yerr=stds, capsize=3, label=label)
-    ax.set_xticks(x, names, rotation=30, ha="right", fontsize=8)
+    # a lever row is NAME:KEY=VALUE[:...]: one switch per line keeps the labels legible
+    ax.set_xticks(x, [n.replace(":", "\n") for n in names], fontsize=7)
     ax.set_ylabel("%")
     ax.set_ylim(0, 100)
     ax.legend(fontsize=8)
