@@ -13,19 +13,22 @@ from pathlib import Path
 from tfrecords_tools.configlib import ConfigError, apply_overrides, from_dict, read_yaml
 from tfrecords_tools.render_config import RenderConfig
 
-from gmcml_tf.preprocess import FIT_MODES
+from gmcml_tf.preprocess import FIT_MODES, fit_modes
 from gmcml_tf.training.train_config import ModelConfig, TrainConfig
 
 
 @dataclasses.dataclass
 class EvalConfig:
     """How photos meet the model, in `evaluate` and in the exported SavedModel."""
-    fit: str = "stretch"     # stretch | pad (letterbox) | crop (centre square)
+    fit: str = "stretch"     # stretch | pad (letterbox) | crop (centre square) | several: stretch+crop
     flip: bool = False       # average the scores of each photo and its mirror image
 
     def validate(self, p: str = "eval") -> None:
-        if self.fit not in FIT_MODES:
-            raise ConfigError(f"{p}.fit: {self.fit!r} must be one of {', '.join(FIT_MODES)}")
+        try:
+            fit_modes(self.fit)
+        except ValueError:
+            raise ConfigError(f"{p}.fit: {self.fit!r} must be one of {', '.join(FIT_MODES)} or several "
+                              "joined by '+' (stretch+crop)") from None
 
 __all__ = ["ConfigError", "ExperimentConfig", "FIT_SECTIONS", "load_config"]
 

@@ -7,7 +7,10 @@ through every mode unchanged (up to the resize).
 Modes (`fit`): `stretch` resizes the whole photo to S x S (aspect ratio lost);
 `pad` letterboxes it — scales the long side to S and pads with black, the colour of
 the background in the renders without background; `crop` scales the short side to
-S and keeps the centre square.
+S and keeps the centre square. Modes joined by `+` (`stretch+crop`) give one view per
+mode, stacked on a views axis before the square's: gmcml_tf.inference.predict averages
+their scores (stretch keeps the whole object but squeezes a wide one; crop keeps its
+shape but may cut its ends).
 
 Untrusted bytes: `decode_image` reads the declared size from the header and refuses
 more than MAX_PIXELS (or a format it cannot decode) BEFORE decoding, inside the graph,
@@ -28,16 +31,32 @@ FIT_MODES = ("stretch", "pad", "crop")
 # `gmcml-tf predict --server` without loading it.
 
 
+def fit_modes(fit: str) -> tuple[str, ...]:
+    """`stretch` -> ("stretch",); `stretch+crop` -> ("stretch", "crop"); ValueError otherwise."""
+    modes = tuple(fit.split("+")) if isinstance(fit, str) else ()
+    if not modes or any(m not in FIT_MODES for m in modes) or len(set(modes)) != len(modes):
+        raise ValueError(f"fit: {fit!r} is not one of {', '.join(FIT_MODES)} or several of them "
+                         "joined by '+' (e.g. stretch+crop)")
+    return modes
+
+
 def check_fit(fit: str) -> str:
-    if fit not in FIT_MODES:
-        raise ValueError(f"fit: {fit!r} is not one of {', '.join(FIT_MODES)}")
+    fit_modes(fit)
     return fit
 
 
 def fit_to_square(image: tf.Tensor, size: int, fit: str = "stretch") -> tf.Tensor:
-    """(H, W, 3) or (B, H, W, 3) float in [0, 1] -> (..., size, size, 3) float32."""
+    """(H, W, 3) or (B, H, W, 3) float in [0, 1] -> (..., size, size, 3) float32; with
+    several modes (`stretch+crop`) -> (..., views, size, size, 3), one view per mode."""
     import tensorflow as tf
-    check_fit(fit)
+    modes = fit_modes(fit)
+    if len(modes) > 1:
+        return tf.stack([_fit_one(image, size, m) for m in modes], axis=-4)
+    return _fit_one(image, size, modes[0])
+
+
+def _fit_one(image: tf.Tensor, size: int, fit: str) -> tf.Tensor:
+    import tensorflow as tf
     image = tf.cast(image, tf.float32)
     if fit == "stretch":
         out = tf.image.resize(image, (size, size), antialias=True)

@@ -290,3 +290,52 @@ def test_flip_averaging_in_evaluate_and_in_the_exported_graph(smoke_run, tmp_pat
     want = tf.nn.softmax(predict(run.model, tf.image.resize(x, (size, size), antialias=True), True)["logits"])
     np.testing.assert_allclose(p, want.numpy(), atol=1e-4)
     assert s["flip"] is True
+
+
+def test_several_fittings_average_their_scores_in_evaluate_and_in_the_exported_graph(smoke_run, tmp_path):
+    """`stretch+crop`: the scores are the mean log-softmax of the stretched and the centre-cropped
+    photo (and their mirrors with flip), the same from evaluation's predict, from the exported
+    tensor signature and from the bytes signature (PNG of a wide photo)."""
+    import io
+
+    import tensorflow as tf
+    from PIL import Image
+
+    from gmcml_tf.inference import predict
+    from gmcml_tf.preprocess import fit_to_square
+    from gmcml_tf.serving.export import export_run
+    from gmcml_tf.training.workdir import load_run
+    run = load_run(smoke_run)
+    size = run.config.model.image_size
+    wide = tf.random.stateless_uniform([2, 30, 60, 3], seed=[4, 5])
+    views = fit_to_square(wide, size, "stretch+crop")
+    assert views.shape == (2, 2, size, size, 3)
+    np.testing.assert_allclose(views[:, 0], fit_to_square(wide, size, "stretch"))
+    np.testing.assert_allclose(views[:, 1], fit_to_square(wide, size, "crop"))
+    got = predict(run.model, views, flip=True)["logits"].numpy()
+    passes = [run.model(v, training=False)["logits"] for v in
+              (views[:, 0], views[:, 1], tf.reverse(views[:, 0], [2]), tf.reverse(views[:, 1], [2]))]
+    want = np.mean([tf.nn.log_softmax(p).numpy() for p in passes], axis=0)
+    np.testing.assert_allclose(got, want, atol=1e-5)
+
+    s = export_run(run, tmp_path / "m", fit="stretch+crop", flip=True)
+    assert s["fit"] == "stretch+crop"
+    loaded = tf.saved_model.load(s["path"])
+    p = loaded.signatures["predict_images"](images=wide)["probabilities"].numpy()
+    np.testing.assert_allclose(p, tf.nn.softmax(want).numpy(), atol=1e-4)
+    png = io.BytesIO()
+    Image.fromarray((wide[0].numpy() * 255).round().astype(np.uint8)).save(png, format="PNG")
+    q = loaded.signatures["serving_default"](images=tf.constant([png.getvalue()]))["probabilities"].numpy()
+    np.testing.assert_allclose(q[0], p[0], atol=2e-2)  # 8-bit rounding of the PNG only
+    assert q.shape == (1, len(run.class_names))
+
+
+def test_fit_modes_are_checked():
+    from gmcml_tf.config import ConfigError, load_config
+    from gmcml_tf.preprocess import fit_modes
+    assert fit_modes("stretch+crop") == ("stretch", "crop")
+    for bad in ("strech", "crop+crop", "stretch+", ""):
+        with pytest.raises(ValueError, match="joined by"):
+            fit_modes(bad)
+    with pytest.raises(ConfigError, match="eval.fit"):
+        load_config(None, ["eval.fit=stretch+zoom"])

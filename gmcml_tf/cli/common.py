@@ -5,6 +5,16 @@ import argparse
 import json
 
 
+def fit_mode(text: str) -> str:
+    """--fit: stretch | pad | crop, or several joined by '+' (stretch+crop)."""
+    from gmcml_tf.preprocess import fit_modes
+    try:
+        fit_modes(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e).removeprefix("fit: ")) from None
+    return text
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)

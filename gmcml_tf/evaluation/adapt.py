@@ -95,7 +95,9 @@ def adapt(workdir: str | Path, photos: str | Path, out: str | Path, batch_size: 
     order = np.random.default_rng(seed).permutation(len(paths))
     photo_set = PhotoSet(str(photos), [Photo(paths[i], 0) for i in order])
     fit = fit or run.fit
-    images = photo_dataset(photo_set, run.config.model.image_size, fit, batch_size).map(lambda i, x: x)
+    # several fittings (stretch+crop): each view is one more image of the photo domain
+    images = photo_dataset(photo_set, run.config.model.image_size, fit, batch_size).map(
+        lambda i, x: tf.reshape(x, [-1, *x.shape[-3:]]))
     seen = adapt_batch_norm(run.model, images)
     if seen == 0:
         raise PhotoError(f"{photos}: none of the {len(paths)} images could be decoded")

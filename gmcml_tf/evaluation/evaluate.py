@@ -116,7 +116,8 @@ def run_model(model, batches, keep_images: int = 0, flip: bool = False, progress
         out["logits"].append(tf.cast(y["logits"], tf.float32).numpy())
         out["descriptor"].append(tf.cast(y["descriptor"], tf.float32).numpy())
         if kept < keep_images:
-            out["image"].append(x.numpy()[: keep_images - kept])
+            first = x if x.shape.rank == 4 else x[:, 0]  # the first view of several fittings
+            out["image"].append(first.numpy()[: keep_images - kept])
             if y.get("reconstruction") is not None:
                 out["reconstruction"].append(
                     tf.cast(y["reconstruction"], tf.float32).numpy()[: keep_images - kept])

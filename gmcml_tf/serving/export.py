@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from gmcml_tf.inference import predict
-from gmcml_tf.preprocess import check_fit, decode_image, fit_to_square
+from gmcml_tf.preprocess import decode_image, fit_modes, fit_to_square
 from gmcml_tf.errors import ExportError  # noqa: F401  (re-exported)
 from gmcml_tf.serving.batching import BatchingParameters
 from tfrecords_tools import folder_lock
@@ -62,14 +62,15 @@ def _outputs(model: keras.Model, images: tf.Tensor, class_names: tf.Tensor, flip
 
 def build_archive(model: keras.Model, image_size: int, class_names: list[str],
                   fit: str = "stretch", flip: bool = False) -> keras.export.ExportArchive:
-    check_fit(fit)
+    views = len(fit_modes(fit))
     names = tf.constant(class_names)
     archive = keras.export.ExportArchive()
     archive.track(model)
 
     def from_bytes(images):
         decoded = tf.map_fn(lambda b: fit_to_square(decode_image(b), image_size, fit), images,
-                            fn_output_signature=tf.TensorSpec([image_size, image_size, 3], tf.float32))
+                            fn_output_signature=tf.TensorSpec(
+                                [views] * (views > 1) + [image_size, image_size, 3], tf.float32))
         return _outputs(model, decoded, names, flip)
 
     def from_floats(images):
@@ -123,7 +124,7 @@ def _export(model, base: Path, image_size, class_names, fit, flip, version, meta
         if check_images is None:
             check_images = np.random.default_rng(0).random((4, image_size, image_size, 3),
                                                            dtype=np.float32)
-        diff = _check(model, tmp, check_images, flip)
+        diff = _check(model, tmp, check_images, fit, flip)
         if diff > tolerance:
             raise ExportError(f"{final}: reloaded SavedModel differs from the Keras model "
                               f"(max |dp| = {diff:.2e} > {tolerance:g}); nothing written")
@@ -156,10 +157,11 @@ def export_run(run, base: str | Path, fit: str | None = None, version: int | Non
     return {**s, "model_card": str(Path(s["path"]) / model_card.CARD_MD)}
 
 
-def _check(model: keras.Model, path: Path, images: np.ndarray, flip: bool = False) -> float:
+def _check(model: keras.Model, path: Path, images: np.ndarray, fit: str = "stretch", flip: bool = False) -> float:
     loaded = tf.saved_model.load(str(path))
     got = loaded.signatures["predict_images"](images=tf.constant(images, tf.float32))
-    want = tf.nn.softmax(predict(model, tf.constant(images, tf.float32), flip)["logits"], axis=-1)
+    fitted = fit_to_square(tf.constant(images, tf.float32), images.shape[1], fit)
+    want = tf.nn.softmax(predict(model, fitted, flip)["logits"], axis=-1)
     return float(np.max(np.abs(got["probabilities"].numpy() - want.numpy())))
 
 
