@@ -109,27 +109,41 @@ def test_hparams_dashboard_rows_carry_config_seed_and_accuracies(tmp_path):
 
 def test_a_rerun_keeps_rows_of_runs_finished_with_the_same_config_and_photos(tmp_path):
     """Halves of a table run apart are gathered by one re-run: a finished, evaluated run
-    keeps its row; another config, other photos or an unfinished run are fitted/evaluated."""
+    keeps its row; other photos or another eval section re-evaluate without a refit; another
+    model or training, or an unfinished run, is fitted."""
     from types import SimpleNamespace
 
     from conftest import REPO
     from gmcml_tf.config import load_config
-    from gmcml_tf.evaluation.ablate import finished_row
+    from gmcml_tf.evaluation.ablate import finished_row, fitted_row
     from gmcml_tf.training.train import _write_config
     cfg = load_config(REPO / "configs" / "zigzagnet.yaml", ["train.data=/d", "train.seed=1"])
     photos = SimpleNamespace(source="/photos")
     run = tmp_path / "zigzagnet"
     run.mkdir()
     _write_config(cfg, run)
-    row = {"synthetic_val_accuracy": 0.5, "photos": "/photos", "restrict_to_present": False}
+    row = {"synthetic_val_accuracy": 0.5, "model_mb": 1.2, "train_images_per_s": 90.0,
+           "photos": "/photos", "restrict_to_present": False}
     (run / "ablation_row.json").write_text(json.dumps(row))
     assert finished_row(cfg, run, photos, False) is None  # no model.keras: the fit did not end
+    assert fitted_row(cfg, run) is None
     (run / "model.keras").write_bytes(b"")
     assert finished_row(cfg, run, photos, False) == row
     assert finished_row(cfg, run, photos, True) is None
     assert finished_row(cfg, run, SimpleNamespace(source="/other"), False) is None
-    other = load_config(REPO / "configs" / "zigzagnet.yaml", ["train.data=/d", "train.seed=1", "balanced=false"])
-    assert finished_row(other, run, photos, False) is None
+    # the photos are fitted another way: evaluated again, the fit kept
+    crop = load_config(REPO / "configs" / "zigzagnet.yaml", ["train.data=/d", "train.seed=1", "eval.fit=crop"])
+    assert finished_row(crop, run, photos, False) is None
+    assert fitted_row(crop, run) == {"synthetic_val_accuracy": 0.5, "model_mb": 1.2, "train_images_per_s": 90.0}
+    # where the run was written does not matter (`fit --workdir` records it), what it trained does
+    moved = load_config(REPO / "configs" / "zigzagnet.yaml", ["train.data=/d", "train.seed=1", "train.workdir=x"])
+    assert fitted_row(moved, run) is not None
+    for other in (["train.data=/d", "train.seed=2"], ["train.data=/d", "train.seed=1", "balanced=false"]):
+        assert fitted_row(load_config(REPO / "configs" / "zigzagnet.yaml", other), run) is None
+    # fitted outside ablate (no row yet): the synthetic val accuracy comes from its history
+    (run / "ablation_row.json").unlink()
+    (run / "history.json").write_text(json.dumps({"eval": [{"accuracy": 0.61}]}))
+    assert fitted_row(cfg, run) == {"synthetic_val_accuracy": 0.61, "model_mb": None, "train_images_per_s": None}
 
 
 def test_table_only_gathers_finished_rows_with_their_own_seed_counts(tmp_path):

@@ -73,13 +73,22 @@ def _images_per_step(cfg) -> float:
 
 
 def train_and_evaluate(cfg, workdir: Path, photos, restrict_to_present: bool, dataset_fn=None) -> dict:
+    """Fit `cfg` into `workdir` (unless a finished fit there has its model and training), then
+    evaluate it with `cfg.eval` on `photos`; the row is also written to workdir/ablation_row.json."""
     from gmcml_tf.evaluation.evaluate import evaluate_and_save
-    from gmcml_tf.training.train import fit
+    from gmcml_tf.training.train import _write_config, fit
     from gmcml_tf.training.workdir import load_run
-    summary = fit(cfg, workdir, show_progress=False, dataset_fn=dataset_fn)
-    row = {"synthetic_val_accuracy": summary["val_accuracy"], "model_mb": summary["model_mb"],
-           "train_images_per_s": round(summary["steps"] * _images_per_step(cfg) / summary["seconds"], 1)
-           if summary["seconds"] and not summary["resumed"] else None, "workdir": str(workdir)}
+    row = fitted_row(cfg, workdir)
+    if row is None:
+        summary = fit(cfg, workdir, show_progress=False, dataset_fn=dataset_fn)
+        row = {"synthetic_val_accuracy": summary["val_accuracy"], "model_mb": summary["model_mb"],
+               "train_images_per_s": round(summary["steps"] * _images_per_step(cfg) / summary["seconds"], 1)
+               if summary["seconds"] and not summary["resumed"] else None}
+    else:  # only the eval section or the photos changed: the run's config records the new eval
+        _write_config(cfg, workdir)
+    row["workdir"] = str(workdir)
+    if row["model_mb"] is None:
+        row["model_mb"] = load_run(workdir).model.size_mb()["model_mb"]
     if photos is not None:
         real, _ = evaluate_and_save(load_run(workdir), photos, restrict_to_present=restrict_to_present)
         row.update(real_accuracy=real["accuracy"], real_mean_per_class_accuracy=real["mean_per_class_accuracy"],
@@ -92,17 +101,38 @@ def train_and_evaluate(cfg, workdir: Path, photos, restrict_to_present: bool, da
     return row
 
 
-def finished_row(cfg, workdir: Path, photos, restrict_to_present: bool) -> dict | None:
-    """The row of a run in `workdir` trained with exactly `cfg` and evaluated on the same
-    photos the same way, or None (then the run is resumed or made, and evaluated)."""
+def _same_fit(cfg, workdir: Path) -> bool:
+    """A finished fit in `workdir` with the model and training of `cfg` (wherever it was written)."""
+    if not (workdir / "model.keras").exists() or not (workdir / "config.yaml").exists():
+        return False
+    done = load_config(workdir / "config.yaml")
+    where = lambda c: dataclasses.replace(c.train, workdir="")  # noqa: E731
+    return done.model == cfg.model and where(done) == where(cfg)
+
+
+def fitted_row(cfg, workdir: Path) -> dict | None:
+    """The training columns of a finished fit of `cfg` in `workdir`, or None (fit it)."""
+    if not _same_fit(cfg, workdir):
+        return None
     path = workdir / "ablation_row.json"
-    if not path.exists() or not (workdir / "config.yaml").exists() or not (workdir / "model.keras").exists():
+    old = json.loads(path.read_text()) if path.exists() else {}
+    if "synthetic_val_accuracy" not in old:  # fitted outside ablate: from its history
+        evals = json.loads((workdir / "history.json").read_text()).get("eval", [])
+        old["synthetic_val_accuracy"] = evals[-1]["accuracy"] if evals else None
+    return {k: old.get(k) for k in ("synthetic_val_accuracy", "model_mb", "train_images_per_s")}
+
+
+def finished_row(cfg, workdir: Path, photos, restrict_to_present: bool) -> dict | None:
+    """The row of a run in `workdir` trained with `cfg`, evaluated with its eval section on the
+    same photos the same way, or None (then it is fitted and/or evaluated)."""
+    path = workdir / "ablation_row.json"
+    if not path.exists() or not _same_fit(cfg, workdir):
         return None
     row = json.loads(path.read_text())
     if (row.get("photos"), row.get("restrict_to_present")) != (getattr(photos, "source", None),
                                                                 restrict_to_present):
         return None
-    if load_config(workdir / "config.yaml") != cfg:
+    if load_config(workdir / "config.yaml").eval != cfg.eval:
         return None
     return row
 
