@@ -13,7 +13,7 @@ from pathlib import Path
 from tfrecords_tools.configlib import ConfigError, apply_overrides, from_dict, read_yaml
 from tfrecords_tools.render_config import RenderConfig
 
-from gmcml_tf.preprocess import FIT_MODES, fit_modes
+from gmcml_tf.preprocess import fit_modes
 from gmcml_tf.training.train_config import ModelConfig, TrainConfig
 
 
@@ -26,9 +26,8 @@ class EvalConfig:
     def validate(self, p: str = "eval") -> None:
         try:
             fit_modes(self.fit)
-        except ValueError:
-            raise ConfigError(f"{p}.fit: {self.fit!r} must be one of {', '.join(FIT_MODES)} or several "
-                              "joined by '+' (stretch+crop)") from None
+        except ValueError as e:
+            raise ConfigError(f"{p}.{e}") from None
 
 __all__ = ["ConfigError", "ExperimentConfig", "FIT_SECTIONS", "load_config"]
 

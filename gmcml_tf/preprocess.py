@@ -40,11 +40,6 @@ def fit_modes(fit: str) -> tuple[str, ...]:
     return modes
 
 
-def check_fit(fit: str) -> str:
-    fit_modes(fit)
-    return fit
-
-
 def fit_to_square(image: tf.Tensor, size: int, fit: str = "stretch") -> tf.Tensor:
     """(H, W, 3) or (B, H, W, 3) float in [0, 1] -> (..., size, size, 3) float32; with
     several modes (`stretch+crop`) -> (..., views, size, size, 3), one view per mode."""

@@ -87,10 +87,11 @@ def train_and_evaluate(cfg, workdir: Path, photos, restrict_to_present: bool, da
     else:  # only the eval section or the photos changed: the run's config records the new eval
         _write_config(cfg, workdir)
     row["workdir"] = str(workdir)
+    run = load_run(workdir) if photos is not None or row["model_mb"] is None else None
     if row["model_mb"] is None:
-        row["model_mb"] = load_run(workdir).model.size_mb()["model_mb"]
+        row["model_mb"] = run.model.size_mb()["model_mb"]
     if photos is not None:
-        real, _ = evaluate_and_save(load_run(workdir), photos, restrict_to_present=restrict_to_present)
+        real, _ = evaluate_and_save(run, photos, restrict_to_present=restrict_to_present)
         row.update(real_accuracy=real["accuracy"], real_mean_per_class_accuracy=real["mean_per_class_accuracy"],
                    nn_accuracy=real["nn_accuracy"], real_n=real["n"],
                    real_present_accuracy=real.get("present_classes_only", {}).get("accuracy"),
@@ -101,18 +102,19 @@ def train_and_evaluate(cfg, workdir: Path, photos, restrict_to_present: bool, da
     return row
 
 
-def _same_fit(cfg, workdir: Path) -> bool:
-    """A finished fit in `workdir` with the model and training of `cfg` (wherever it was written)."""
+def _same_fit(cfg, workdir: Path):
+    """The resolved config of a finished fit in `workdir` with the model and training of `cfg`
+    (wherever it was written), or None."""
     if not (workdir / "model.keras").exists() or not (workdir / "config.yaml").exists():
-        return False
+        return None
     done = load_config(workdir / "config.yaml")
     where = lambda c: dataclasses.replace(c.train, workdir="")  # noqa: E731
-    return done.model == cfg.model and where(done) == where(cfg)
+    return done if done.model == cfg.model and where(done) == where(cfg) else None
 
 
 def fitted_row(cfg, workdir: Path) -> dict | None:
     """The training columns of a finished fit of `cfg` in `workdir`, or None (fit it)."""
-    if not _same_fit(cfg, workdir):
+    if _same_fit(cfg, workdir) is None:
         return None
     path = workdir / "ablation_row.json"
     old = json.loads(path.read_text()) if path.exists() else {}
@@ -126,15 +128,13 @@ def finished_row(cfg, workdir: Path, photos, restrict_to_present: bool) -> dict 
     """The row of a run in `workdir` trained with `cfg`, evaluated with its eval section on the
     same photos the same way, or None (then it is fitted and/or evaluated)."""
     path = workdir / "ablation_row.json"
-    if not path.exists() or not _same_fit(cfg, workdir):
+    done = _same_fit(cfg, workdir) if path.exists() else None
+    if done is None or done.eval != cfg.eval:
         return None
     row = json.loads(path.read_text())
-    if (row.get("photos"), row.get("restrict_to_present")) != (getattr(photos, "source", None),
-                                                                restrict_to_present):
-        return None
-    if load_config(workdir / "config.yaml").eval != cfg.eval:
-        return None
-    return row
+    same_photos = (row.get("photos"), row.get("restrict_to_present")) == (getattr(photos, "source", None),
+                                                                          restrict_to_present)
+    return row if same_photos else None
 
 
 HPARAM_METRICS = (("real_present_mean_per_class_accuracy", "real photos: mean per-class, present classes"),
