@@ -2,6 +2,7 @@
 each request gets its own rows back, a bad request fails alone; then the same over real HTTP."""
 import base64
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -28,6 +29,7 @@ def _model(calls):
     def fn(x):
         if (x < 0).any():
             raise BadInput("negative row")
+        time.sleep(0.02)  # a model call takes time: requests arriving meanwhile queue up
         with lock:
             calls.append(len(x))
         return {"y": x * 2, "id": x[:, :1]}
@@ -56,6 +58,18 @@ def test_concurrent_requests_share_calls_and_get_their_own_rows():
         np.testing.assert_array_equal(o["y"], r * 2)       # each request its own rows, in order
     assert sum(calls) == sum(len(r) for r in rows)
     assert len(calls) < len(rows) and max(calls) <= 8      # merged, never over max_batch_size
+    batcher.close()
+
+
+def test_a_request_that_finds_the_model_idle_does_not_wait_for_the_batch_window():
+    calls = []
+    batcher = Batcher(BatchingParameters(max_batch_size=8, batch_timeout_micros=30_000_000))
+    t0 = time.monotonic()
+    for i in range(3):  # one client, one request at a time: each finds nothing to join
+        out = batcher.run(SERVABLE, "serving_default", {"x": np.full((1, 3), float(i))}, _model(calls))
+        np.testing.assert_array_equal(out["y"], np.full((1, 3), 2.0 * i))
+    assert time.monotonic() - t0 < 15      # not three 30-s windows
+    assert calls == [1, 1, 1]
     batcher.close()
 
 

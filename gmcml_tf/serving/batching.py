@@ -1,8 +1,10 @@
 """Request batching, as TF Serving's `--enable_batching`: concurrent predict requests for the
 same model version and signature are merged into one SavedModel call, then split back.
 
-A request waits until its batch is full (`max_batch_size` rows) or `batch_timeout_micros` has
-passed since the batch's first request; `num_batch_threads` batches run at once; more than
+A request that finds the model idle (no batch forming or running, none waiting) runs at once in
+its own thread: waiting could only add latency, since nothing would join it. Otherwise it waits
+until its batch is full (`max_batch_size` rows) or `batch_timeout_micros` has passed since the
+batch's first request; `num_batch_threads` batches run at once (the idle call among them); more than
 `max_enqueued_batches` full batches waiting is refused (503, TF Serving's "queue is full").
 Requests join a batch only when their inputs can be concatenated (same keys, dtypes and
 per-row shapes). If a merged call fails on its input (a corrupt image whose header was fine),
@@ -87,6 +89,7 @@ class _Queue:
         self.tasks: collections.deque[_Task] = collections.deque()
         self.cond = threading.Condition()
         self.rows = 0
+        self.running = 0   # batches being formed or run, the idle call included
         self.closed = False
         self.threads = [threading.Thread(target=self._loop, daemon=True, name="batch")
                         for _ in range(params.num_batch_threads)]
@@ -97,21 +100,36 @@ class _Queue:
         rows = len(next(iter(inputs.values())))
         task = _Task(inputs, rows, Future(), _shape_key(inputs))
         with self.cond:
-            if self.rows + rows > self.params.max_enqueued_batches * self.params.max_batch_size:
+            idle = self.running == 0 and not self.tasks and not self.closed
+            if idle:
+                self.running += 1
+            elif self.rows + rows > self.params.max_enqueued_batches * self.params.max_batch_size:
                 raise QueueFull("the batch scheduling queue is full; retry later")
-            self.tasks.append(task)
-            self.rows += rows
-            self.cond.notify()
+            else:
+                self.tasks.append(task)
+                self.rows += rows
+                self.cond.notify_all()
+        if idle:
+            try:
+                self._run_alone(task)
+            finally:
+                self._done()
         return task.future
+
+    def _done(self) -> None:
+        with self.cond:
+            self.running -= 1
+            self.cond.notify_all()
 
     def _take(self) -> list[_Task]:
         """Block for a first task, then gather compatible ones until full or timed out."""
         p = self.params
         with self.cond:
-            while not self.tasks and not self.closed:
+            while not self.closed and (not self.tasks or self.running >= p.num_batch_threads):
                 self.cond.wait()
             if self.closed and not self.tasks:
                 return []
+            self.running += 1
             batch = [self.tasks.popleft()]
             rows = batch[0].rows
             deadline = time.monotonic() + p.batch_timeout_micros / 1e6
@@ -141,6 +159,8 @@ class _Queue:
                 for t in batch:
                     if not t.future.done():
                         t.future.set_exception(e)
+            finally:
+                self._done()
 
     def _run(self, batch: list[_Task]) -> None:
         if len(batch) == 1:
