@@ -20,7 +20,7 @@ from gmcml_tf.training.train_config import ModelConfig, TrainConfig
 @dataclasses.dataclass
 class EvalConfig:
     """How photos meet the model, in `evaluate` and in the exported SavedModel."""
-    fit: str = "stretch"     # stretch | pad (letterbox) | crop (centre square) | several: stretch+crop
+    fit: str = "stretch"     # stretch | pad | pad_edge | crop (gmcml_tf/preprocess.py) | several: stretch+crop
     flip: bool = False       # average the scores of each photo and its mirror image
 
     def validate(self, p: str = "eval") -> None:

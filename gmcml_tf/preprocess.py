@@ -6,8 +6,10 @@ through every mode unchanged (up to the resize).
 
 Modes (`fit`): `stretch` resizes the whole photo to S x S (aspect ratio lost);
 `pad` letterboxes it — scales the long side to S and pads with black, the colour of
-the background in the renders without background; `crop` scales the short side to
-S and keeps the centre square. Modes joined by `+` (`stretch+crop`) give one view per
+the background in the renders without background; `pad_edge` letterboxes it the same
+way but fills the bars by repeating the photo's border rows or columns, so the shape
+is kept without black bands that no training view has; `crop` scales the short side
+to S and keeps the centre square. Modes joined by `+` (`stretch+crop`) give one view per
 mode, stacked on a views axis before the square's: gmcml_tf.inference.predict averages
 their scores (stretch keeps the whole object but squeezes a wide one; crop keeps its
 shape but may cut its ends).
@@ -26,7 +28,7 @@ from tfrecords_tools.errors import UserError
 if TYPE_CHECKING:
     import tensorflow as tf
 
-FIT_MODES = ("stretch", "pad", "crop")
+FIT_MODES = ("stretch", "pad", "pad_edge", "crop")
 # TensorFlow is imported inside the functions that need it: `image_header` serves
 # `gmcml-tf predict --server` without loading it.
 
@@ -57,6 +59,8 @@ def _fit_one(image: tf.Tensor, size: int, fit: str) -> tf.Tensor:
         out = tf.image.resize(image, (size, size), antialias=True)
     elif fit == "pad":
         out = tf.image.resize_with_pad(image, size, size, antialias=True)
+    elif fit == "pad_edge":
+        out = _pad_edge(image, size)
     else:
         shape = tf.shape(image)
         h, w = tf.cast(shape[-3], tf.float32), tf.cast(shape[-2], tf.float32)
@@ -65,6 +69,21 @@ def _fit_one(image: tf.Tensor, size: int, fit: str) -> tf.Tensor:
         out = tf.image.resize(image, tf.maximum(new, size), antialias=True)
         out = tf.image.resize_with_crop_or_pad(out, size, size)
     return tf.clip_by_value(out, 0.0, 1.0)
+
+
+def _pad_edge(image: tf.Tensor, size: int) -> tf.Tensor:
+    """The long side scaled to `size`, then every output row (column) past the photo reads its
+    nearest border row (column): an index map clipped to the photo, one gather per axis."""
+    import tensorflow as tf
+    shape = tf.shape(image)
+    h, w = tf.cast(shape[-3], tf.float32), tf.cast(shape[-2], tf.float32)
+    scale = tf.cast(size, tf.float32) / tf.maximum(h, w)
+    nh = tf.clip_by_value(tf.cast(tf.round(h * scale), tf.int32), 1, size)
+    nw = tf.clip_by_value(tf.cast(tf.round(w * scale), tf.int32), 1, size)
+    small = tf.image.resize(image, tf.stack([nh, nw]), antialias=True)
+    rows = tf.clip_by_value(tf.range(size) - (size - nh) // 2, 0, nh - 1)
+    cols = tf.clip_by_value(tf.range(size) - (size - nw) // 2, 0, nw - 1)
+    return tf.gather(tf.gather(small, rows, axis=-3), cols, axis=-2)
 
 
 # The decoders' own formats; everything else is refused before decoding.

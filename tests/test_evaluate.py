@@ -330,6 +330,28 @@ def test_several_fittings_average_their_scores_in_evaluate_and_in_the_exported_g
     assert q.shape == (1, len(run.class_names))
 
 
+def test_pad_edge_keeps_the_shape_and_fills_the_bars_with_the_border_rows():
+    import tensorflow as tf
+
+    from gmcml_tf.preprocess import fit_to_square
+    wide = tf.random.stateless_uniform([30, 60, 3], seed=[1, 2], minval=0.2, maxval=1.0)  # never black
+    out = fit_to_square(wide, 16, "pad_edge").numpy()
+    band = tf.image.resize(wide, (8, 16), antialias=True).numpy()   # the long side scaled to 16
+    np.testing.assert_allclose(out[4:12], band, atol=1e-6)          # the photo, centred, shape kept
+    for r in range(4):
+        np.testing.assert_allclose(out[r], band[0], atol=1e-6)      # bars repeat the border rows
+        np.testing.assert_allclose(out[15 - r], band[-1], atol=1e-6)
+    assert out.min() >= 0.2 - 1e-3                                  # no black band, unlike `pad`
+    assert fit_to_square(wide, 16, "pad").numpy()[0].max() == 0
+    tall = tf.transpose(wide, [1, 0, 2])
+    np.testing.assert_allclose(fit_to_square(tall, 16, "pad_edge").numpy(), out.transpose(1, 0, 2), atol=1e-5)
+    batched = fit_to_square(tf.stack([wide, wide * 0.5]), 16, "pad_edge").numpy()
+    np.testing.assert_allclose(batched[0], out, atol=1e-6)
+    square = tf.random.stateless_uniform([40, 40, 3], seed=[3, 4])
+    np.testing.assert_allclose(fit_to_square(square, 16, "pad_edge"), fit_to_square(square, 16, "stretch"),
+                               atol=1e-6)
+
+
 def test_fit_modes_are_checked():
     from gmcml_tf.config import ConfigError, load_config
     from gmcml_tf.preprocess import fit_modes

@@ -5,8 +5,11 @@ import argparse
 import json
 
 
+FIT_METAVAR = "stretch|pad|pad_edge|crop[+...]"
+
+
 def fit_mode(text: str) -> str:
-    """--fit: stretch | pad | crop, or several joined by '+' (stretch+crop)."""
+    """--fit: stretch | pad | pad_edge | crop, or several joined by '+' (stretch+crop)."""
     from gmcml_tf.preprocess import fit_modes
     try:
         fit_modes(text)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gmcml_tf.cli.common import fit_mode, positive_int
+from gmcml_tf.cli.common import FIT_METAVAR, fit_mode, positive_int
 
 
 def _photos(args):
@@ -92,7 +92,7 @@ def add_commands(sub) -> None:
     e.add_argument("--workdir", required=True, help="a `gmcml-tf fit` run folder")
     _photo_flags(e)
     e.add_argument("--gallery", help="shards for nearest-neighbour (default: the run's data, val split)")
-    e.add_argument("--fit", type=fit_mode, metavar="stretch|pad|crop[+...]",
+    e.add_argument("--fit", type=fit_mode, metavar=FIT_METAVAR,
                    help="photo fitting; several joined by '+' average their scores (default: eval.fit)")
     e.add_argument("--flip", choices=["on", "off"], help="average each photo with its mirror (default: eval.flip)")
     e.add_argument("--json", help="output JSON (default RUN/evaluation/real.json; PNGs beside it)")
@@ -105,7 +105,7 @@ def add_commands(sub) -> None:
     ad.add_argument("--photos", required=True, help="folder of photos (flat or in sub-folders; labels ignored)")
     ad.add_argument("--out", required=True, help="the new run folder to write")
     ad.add_argument("--batch-size", type=positive_int, default=64)
-    ad.add_argument("--fit", type=fit_mode, metavar="stretch|pad|crop[+...]",
+    ad.add_argument("--fit", type=fit_mode, metavar=FIT_METAVAR,
                    help="photo fitting; several joined by '+' average their scores (default: eval.fit)")
     ad.add_argument("--seed", type=int, default=0, help="order of the photos in batches")
     ad.set_defaults(func=cmd_adapt)

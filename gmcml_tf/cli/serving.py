@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from gmcml_tf.cli.common import emit_json, fit_mode, non_negative_int, positive_int
+from gmcml_tf.cli.common import FIT_METAVAR, emit_json, fit_mode, non_negative_int, positive_int
 
 
 def cmd_export(args) -> int:
@@ -85,7 +85,7 @@ def add_commands(sub, bench) -> None:
     e.add_argument("--workdir", required=True, help="a `gmcml-tf fit` run folder")
     e.add_argument("--out", help="model base folder (default saved_models/<recon>_<classifier>)")
     e.add_argument("--version", type=positive_int, help="default: the next free integer")
-    e.add_argument("--fit", type=fit_mode, metavar="stretch|pad|crop[+...]",
+    e.add_argument("--fit", type=fit_mode, metavar=FIT_METAVAR,
                    help="photo fitting; several joined by '+' average their scores (default: eval.fit)")
     e.add_argument("--flip", choices=["on", "off"],
                    help="scores averaged with the mirror image in the graph (default: eval.flip)")
