@@ -148,14 +148,16 @@ def ablation_bars(rows: dict, path: Path) -> str:
     names = list(rows)
     x = np.arange(len(names))
     width = 0.8 / len(metrics)
-    fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(names) + 2), 4.2))
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(names) + 2), 4.6))
     for i, (key, label) in enumerate(metrics):
         cells = [rows[n].get(key) for n in names]
         means = [100 * c["mean"] if c else 0.0 for c in cells]
         stds = [100 * c["std"] if c else 0.0 for c in cells]
         ax.bar(x + (i - (len(metrics) - 1) / 2) * width, means, width, yerr=stds, capsize=3, label=label)
-    # a lever row is NAME:KEY=VALUE[:...]: one switch per line keeps the labels legible
-    ax.set_xticks(x, [n.replace(":", "\n") for n in names], fontsize=7)
+    # a lever row is NAME:KEY=VALUE[:...]: one switch per line, a long one broken at its dots,
+    # keeps neighbouring labels apart
+    ax.set_xticks(x, ["\n".join(p.replace(".", ".\n") if len(p) > 14 else p for p in n.split(":"))
+                      for n in names], fontsize=7)
     ax.set_ylabel("%")
     ax.set_ylim(0, 100)
     ax.legend(fontsize=8)
