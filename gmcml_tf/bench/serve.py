@@ -2,7 +2,8 @@
 
 The server runs in its own process (`gmcml-tf serve`), as in production, so the
 client's threads do not compete with it for the GIL. Latency is measured per request
-at concurrency 1 and 8 after a warm-up; the image is a 112² PNG by default.
+at concurrency 1, 8 and 32 after a warm-up; the image is a 112² PNG by default. Beside it, the
+in-process floor: one image a call, and how much 8 images a call multiply throughput.
 """
 from __future__ import annotations
 
@@ -86,19 +87,25 @@ def _latencies(url: str, body: dict, n: int, concurrency: int) -> tuple[list[flo
     return [x for c, _ in chunks for x in c], time.perf_counter() - t0, sum(e for _, e in chunks)
 
 
-def _in_process_p50_ms(version_dir: Path, png: bytes, n: int = 50) -> float:
-    """The floor under the server: the same signature on the same bytes, called in this process."""
+def _in_process(version_dir: Path, png: bytes, n: int = 200) -> dict:
+    """The floor under the server: the same signature on the same bytes, called in this
+    process: the p50 of one image a call, and the images/s of 8 a call against 1 — the most
+    that merging 8 concurrent requests into one call can multiply throughput by here."""
     import tensorflow as tf
     fn = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
-    images = tf.constant([png])
-    for _ in range(5):
-        fn(images=images)
-    times = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn(images=images)
-        times.append(time.perf_counter() - t0)
-    return round(statistics.median(times) * 1e3, 2)
+
+    def p50(images, calls):
+        for _ in range(5):
+            fn(images=images)
+        times = []
+        for _ in range(calls):
+            t0 = time.perf_counter()
+            fn(images=images)
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times)
+    one, eight = p50(tf.constant([png]), n), p50(tf.constant([png] * 8), n // 4)
+    return {"in_process_p50_ms": round(one * 1e3, 2), "in_process_batch8_ms": round(eight * 1e3, 2),
+            "in_process_throughput_8_over_1": round(8 * one / eight, 2)}
 
 
 def _stats(lat: list[float], wall: float) -> dict:
@@ -122,7 +129,8 @@ def bench_serve(model: str | None = None, size: int = 112, requests: int = 200,
                        if p.is_file()) / 2 ** 20
         port = free_port()
         png = _png(size)
-        in_process = _in_process_p50_ms(base / str(versions[-1]), png)
+        floor = _in_process(base / str(versions[-1]), png)
+        in_process = floor["in_process_p50_ms"]
         proc = subprocess.Popen([sys.executable, "-m", "gmcml_tf.cli", "serve", "--model", str(base),
                                  "--port", str(port), "--enable_batching", "true" if batching else "false"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -140,7 +148,7 @@ def bench_serve(model: str | None = None, size: int = 112, requests: int = 200,
         finally:
             proc.terminate()
             proc.wait(10)
-    result = {"in_process_p50_ms": in_process, "concurrency": runs, "errors_5xx": errors, "size": size,
+    result = {**floor, "concurrency": runs, "errors_5xx": errors, "size": size,
               "model_mb": round(model_mb, 2), "model_image_size": meta["image_size"], "requests": requests,
               "batching": batching}
     one, eight = runs.get("1"), runs.get("8")
