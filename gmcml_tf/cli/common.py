@@ -4,13 +4,14 @@ from __future__ import annotations
 import argparse
 import json
 
+from gmcml_tf.preprocess import FIT_MODES, fit_modes  # no TensorFlow at import
 
-FIT_METAVAR = "stretch|pad|pad_edge|crop[+...]"
+
+FIT_METAVAR = "|".join(FIT_MODES) + "[+...]"
 
 
 def fit_mode(text: str) -> str:
-    """--fit: stretch | pad | pad_edge | crop, or several joined by '+' (stretch+crop)."""
-    from gmcml_tf.preprocess import fit_modes
+    """--fit: one of FIT_MODES, or several joined by '+' (stretch+crop)."""
     try:
         fit_modes(text)
     except ValueError as e:
