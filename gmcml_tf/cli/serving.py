@@ -77,7 +77,7 @@ def cmd_bench_predict(args) -> int:
 def cmd_bench_serve(args) -> int:
     from gmcml_tf.bench.serve import bench_serve
     return emit_json(bench_serve(args.model, size=args.size, requests=args.requests,
-                                 batching=args.enable_batching == "true"), args.json)
+                                 batching=args.enable_batching == "true", rounds=args.rounds), args.json)
 
 
 def add_commands(sub, bench) -> None:
@@ -137,7 +137,10 @@ def add_commands(sub, bench) -> None:
     bs = bench.add_parser("serve", help="p50/p99 latency and requests/s over HTTP on localhost")
     bs.add_argument("--model", help="saved_models/NAME (default: export an untrained GM-CML)")
     bs.add_argument("--size", type=positive_int, default=112)
-    bs.add_argument("--requests", type=positive_int, default=200)
+    bs.add_argument("--requests", type=positive_int, default=200,
+                    help="requests per concurrency, over all rounds (default: 200)")
+    bs.add_argument("--rounds", type=positive_int, default=3,
+                    help="rounds that alternate the in-process floor and the server (default: 3)")
     bs.add_argument("--json", help="also write the result here")
     bs.add_argument("--enable_batching", "--enable-batching", choices=["true", "false"], default="true",
                     help="the server's request batching (default: true, as serve)")
