@@ -4,12 +4,14 @@ The server runs in its own process (`gmcml-tf serve`), as in production, so the
 client's threads do not compete with it for the GIL. Latency is measured per request
 at concurrency 1, 8 and 32 after a warm-up; the image is a 112² PNG by default. Beside it, the
 in-process floor: one image a call, and how much 8 images a call multiply throughput. The
-client and the server share the machine's cores: the client's CPU a request is reported.
+client and the server share the machine's cores: the CPU time a request costs each of them
+is reported (the server's from /proc, Linux only), beside the CPU time of one in-process call.
 """
 from __future__ import annotations
 
 import base64
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -141,7 +143,19 @@ def _in_process(fn, png: bytes, n: int = 100) -> dict:
             fn(images=images)
             out.append(time.perf_counter() - t0)
         return out
-    return {"one": times(tf.constant([png]), n), "eight": times(tf.constant([png] * 8), n // 4)}
+    c0 = time.process_time()
+    one = times(tf.constant([png]), n)
+    cpu = (time.process_time() - c0) / (n + 3)
+    return {"one": one, "eight": times(tf.constant([png] * 8), n // 4), "cpu": [cpu]}
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system, all threads) of process `pid` so far; None off Linux."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _stats(lat: list[float], wall: float) -> dict:
@@ -174,9 +188,10 @@ def bench_serve(model: str | None = None, size: int = 112, requests: int = 200,
                                  "--port", str(port), "--enable_batching", "true" if batching else "false"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         errors = 0
-        floor = {"one": [], "eight": []}
+        floor = {"one": [], "eight": [], "cpu": []}
         lat = {c: [] for c in concurrency}
         wall, cpu, by_round = dict.fromkeys(concurrency, 0.0), dict.fromkeys(concurrency, 0.0), []
+        server_cpu = dict.fromkeys(concurrency, 0.0)
         try:
             root = f"http://127.0.0.1:{port}/v1/models/{base.name}"
             _wait(root, proc)
@@ -187,10 +202,12 @@ def bench_serve(model: str | None = None, size: int = 112, requests: int = 200,
                 for k in floor:
                     floor[k] += f[k]
                 for c in concurrency:
-                    c0 = time.process_time()
+                    c0, s0 = time.process_time(), _cpu_seconds(proc.pid)
                     got, seconds, e = _latencies(f"{root}:predict", body,
                                                  -(-max(requests, 4 * c) // rounds), c)
                     cpu[c] += time.process_time() - c0
+                    s1 = _cpu_seconds(proc.pid)
+                    server_cpu[c] = None if s0 is None or s1 is None else server_cpu[c] + s1 - s0
                     lat[c] += got
                     wall[c] += seconds
                     errors += e
@@ -202,10 +219,13 @@ def bench_serve(model: str | None = None, size: int = 112, requests: int = 200,
     one_s, eight_s = statistics.median(floor["one"]), statistics.median(floor["eight"])
     in_process = round(one_s * 1e3, 2)
     runs = {str(c): {**_stats(lat[c], wall[c]),
-                     "client_cpu_ms_per_request": round(cpu[c] / len(lat[c]) * 1e3, 2)}
+                     "client_cpu_ms_per_request": round(cpu[c] / len(lat[c]) * 1e3, 2),
+                     "server_cpu_ms_per_request": None if server_cpu[c] is None
+                     else round(server_cpu[c] / len(lat[c]) * 1e3, 2)}
             for c in concurrency}
     result = {"in_process_p50_ms": in_process, "in_process_batch8_ms": round(eight_s * 1e3, 2),
               "in_process_throughput_8_over_1": round(8 * one_s / eight_s, 2),
+              "in_process_cpu_ms_per_call": round(statistics.median(floor["cpu"]) * 1e3, 2),
               "concurrency": runs, "errors_5xx": errors, "size": size,
               "model_mb": round(model_mb, 2), "model_image_size": meta["image_size"], "requests": requests,
               "rounds": rounds, "batching": batching,
