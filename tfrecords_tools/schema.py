@@ -91,12 +91,12 @@ def _feature(kind: str, value) -> bytes:
 
 def encode_example(features: dict) -> bytes:
     """Serialise a dict (keys of FEATURES) as a tf.train.Example; keys sorted, so deterministic."""
-    entries = b""
+    entries = []  # joined once: += would copy the PNGs again for every later key
     for key in sorted(features):
         kind = FEATURES[key][0]
         entry = _field(1, key.encode()) + _field(2, _feature(kind, features[key]))
-        entries += _field(1, entry)  # Features.feature map entry
-    return _field(1, entries)        # Example.features
+        entries.append(_field(1, entry))  # Features.feature map entry
+    return _field(1, b"".join(entries))   # Example.features
 
 
 def _masked_crc(data: bytes) -> int:
