@@ -32,3 +32,20 @@ def _view_bytes() -> bytes:
 
 def test_the_bytes_after_the_gl_pass_are_the_pinned_ones():
     assert hashlib.sha256(_view_bytes()).hexdigest() == PINNED
+
+
+def test_composite_is_the_select_it_stands_for():
+    """Object where drawn (alpha > 0) or covered by an occluder, background elsewhere: the
+    bitwise select against np.where, with flipped (non-contiguous) backgrounds too."""
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        rgb = rng.integers(0, 256, (33, 47, 3), dtype=np.uint8)
+        alpha = rng.choice(np.array([0, 255], np.uint8), (33, 47))
+        bg = rng.integers(0, 256, (33, 47, 3), dtype=np.uint8)[:, ::-1] if rng.random() < 0.5 else \
+            rng.integers(0, 256, (33, 47, 3), dtype=np.uint8)
+        cover = None if rng.random() < 0.5 else rng.random((33, 47)) < 0.2
+        front = alpha > 0 if cover is None else (alpha > 0) | cover
+        want = np.where(front[..., None], rgb, bg)
+        got = composite(rgb, alpha, bg, cover)
+        assert got.dtype == np.uint8 and np.array_equal(got, want)
+    assert composite(rgb, alpha, None) is rgb  # no background: black already

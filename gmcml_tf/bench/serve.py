@@ -69,15 +69,17 @@ def _wait(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
 
 
 class _Client:
-    """One keep-alive HTTP/1.1 connection (stdlib http.client): the measuring instrument. On
-    these 2 cores it shares the CPU with the server, so it is kept light — httpx cost ~1.3 ms
-    of CPU a request here, this ~0.4 ms."""
+    """One keep-alive HTTP/1.1 connection (stdlib http.client), the measuring instrument. It
+    shares the machine's cores with the server, so its own CPU a request must stay small: a
+    bare connection, no client library's machinery. `reconnects` counts requests sent again
+    on a new connection because the server had closed the old one."""
 
     def __init__(self, url: str):
         import urllib.parse
         u = urllib.parse.urlsplit(url)
         self.host, self.port, self.path = u.hostname, u.port, u.path
         self.conn = None
+        self.reconnects = 0
 
     def post(self, body: bytes) -> int:
         """The status code; the response is read whole, as a client would."""
@@ -95,6 +97,7 @@ class _Client:
                 self.conn = None
                 if attempt:
                     raise
+                self.reconnects += 1
         raise AssertionError("unreachable")
 
     def close(self) -> None:
@@ -102,36 +105,34 @@ class _Client:
             self.conn.close()
 
 
-def _latencies(url: str, body: bytes, n: int, concurrency: int) -> tuple[list[float], float, int]:
-    """Latencies of `n` requests from `concurrency` clients, the wall time, and the 5xx count.
-    A 4xx is the benchmark's own mistake and stops it."""
+def _latencies(clients: list[_Client], body: bytes, n: int) -> tuple[list[float], float, int]:
+    """Latencies of `n` requests from the clients at once (one thread each), the wall time, and
+    the 5xx count. A 4xx is the benchmark's own mistake and stops it."""
 
-    def worker(count: int) -> tuple[list[float], int]:
+    def worker(client: _Client, count: int) -> tuple[list[float], int]:
         out, errors = [], 0
-        client = _Client(url)
-        try:
-            for _ in range(count):
-                t0 = time.perf_counter()
-                status = client.post(body)
-                out.append(time.perf_counter() - t0)
-                errors += status >= 500
-                if 400 <= status < 500:
-                    raise RuntimeError(f"the server answered {status} to the benchmark's request")
-        finally:
-            client.close()
+        for _ in range(count):
+            t0 = time.perf_counter()
+            status = client.post(body)
+            out.append(time.perf_counter() - t0)
+            errors += status >= 500
+            if 400 <= status < 500:
+                raise RuntimeError(f"the server answered {status} to the benchmark's request")
         return out, errors
 
-    per = [n // concurrency + (i < n % concurrency) for i in range(concurrency)]
+    k = len(clients)
+    per = [n // k + (i < n % k) for i in range(k)]
     t0 = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
-        chunks = list(pool.map(worker, per))
+    with ThreadPoolExecutor(k) as pool:
+        chunks = list(pool.map(worker, clients, per))
     return [x for c, _ in chunks for x in c], time.perf_counter() - t0, sum(e for _, e in chunks)
 
 
 def _in_process(fn, png: bytes, n: int = 100) -> dict:
     """The floor under the server: the same signature on the same bytes, called in this
-    process: latencies of one image a call, and the seconds of 8 a call (the most that merging
-    8 concurrent requests into one call can multiply throughput by here)."""
+    process: latencies of one image a call, the seconds of 8 a call (the most that merging
+    8 concurrent requests into one call can multiply throughput by here), and the CPU time of
+    one image a call."""
     import tensorflow as tf
 
     def times(images, calls):
@@ -162,17 +163,19 @@ def _stats(lat: list[float], wall: float) -> dict:
     lat_ms = sorted(x * 1e3 for x in lat)
     return {"p50_ms": round(statistics.median(lat_ms), 2),
             "p99_ms": round(lat_ms[min(len(lat_ms) - 1, int(0.99 * len(lat_ms)))], 2),
-            "requests_per_s": round(len(lat) / wall, 1)}
+            "requests_per_s": round(len(lat) / wall, 1), "requests": len(lat)}
 
 
 def bench_serve(model: str | None = None, size: int = 112, requests: int = 200,
                 concurrency: tuple[int, ...] = (1, 8, 32), batching: bool = True, rounds: int = 3) -> dict:
     """The in-process latency of the signature (the floor), then the server at each
-    concurrency: p50, p99, requests/s, and the client's own CPU a request; 5xx answers counted.
-    The floor and the concurrencies alternate for `rounds` rounds (`requests` per concurrency
-    in all), so a slow spell of the machine hits the floor and the server alike instead of
-    skewing their ratio. Targets: at concurrency 1 p50 within 1.3x in-process; at 8,
-    throughput >= 3x concurrency 1 with p99 <= 4x its p50; no 5xx."""
+    concurrency: p50, p99, requests/s, and the CPU time a request costs the client and the
+    server; 5xx answers counted. The floor and the concurrencies alternate for `rounds` rounds
+    (at least `requests` per concurrency in all, and 4 per client a round), so a slow spell of the
+    machine hits the floor and the server alike instead of skewing their ratio. Each client
+    keeps one connection from its untimed warm-up request to the end. Targets: at concurrency 1
+    p50 within 1.3x in-process; at 8, throughput >= 3x concurrency 1 with p99 <= 4x its p50;
+    no 5xx."""
     import tensorflow as tf
     from gmcml_tf.serving.export import read_metadata
     with tempfile.TemporaryDirectory() as tmp:
@@ -191,29 +194,40 @@ def bench_serve(model: str | None = None, size: int = 112, requests: int = 200,
         floor = {"one": [], "eight": [], "cpu": []}
         lat = {c: [] for c in concurrency}
         wall, cpu, by_round = dict.fromkeys(concurrency, 0.0), dict.fromkeys(concurrency, 0.0), []
-        server_cpu = dict.fromkeys(concurrency, 0.0)
+        server_cpu: dict[int, float | None] = dict.fromkeys(concurrency, 0.0)
+        per_round = {c: max(-(-requests // rounds), 4 * c) for c in concurrency}
+        clients = {}
         try:
             root = f"http://127.0.0.1:{port}/v1/models/{base.name}"
             _wait(root, proc)
             body = json.dumps({"instances": [{"b64": base64.b64encode(png).decode()}]}).encode()
-            _latencies(f"{root}:predict", body, 10, 1)  # warm-up: graph tracing, allocations
+            clients = {c: [_Client(f"{root}:predict") for _ in range(c)] for c in concurrency}
+            _latencies(clients[min(concurrency)], body, 10)  # warm-up: graph tracing, allocations
+            for c in concurrency:  # connect every client before anything is timed
+                _latencies(clients[c], body, c)
             for _ in range(rounds):
                 f = _in_process(fn, png)
                 for k in floor:
                     floor[k] += f[k]
                 for c in concurrency:
                     c0, s0 = time.process_time(), _cpu_seconds(proc.pid)
-                    got, seconds, e = _latencies(f"{root}:predict", body,
-                                                 -(-max(requests, 4 * c) // rounds), c)
+                    got, seconds, e = _latencies(clients[c], body, per_round[c])
                     cpu[c] += time.process_time() - c0
                     s1 = _cpu_seconds(proc.pid)
-                    server_cpu[c] = None if s0 is None or s1 is None else server_cpu[c] + s1 - s0
+                    if server_cpu[c] is None or s0 is None or s1 is None:
+                        server_cpu[c] = None  # /proc unreadable once: no figure rather than a wrong one
+                    else:
+                        server_cpu[c] += s1 - s0
                     lat[c] += got
                     wall[c] += seconds
                     errors += e
                     if c == 1:
                         by_round.append(round(statistics.median(got) / statistics.median(f["one"]), 2))
         finally:
+            reconnects = sum(cl.reconnects for group in clients.values() for cl in group)
+            for group in clients.values():
+                for client in group:
+                    client.close()
             proc.terminate()
             proc.wait(10)
     one_s, eight_s = statistics.median(floor["one"]), statistics.median(floor["eight"])
@@ -227,8 +241,8 @@ def bench_serve(model: str | None = None, size: int = 112, requests: int = 200,
               "in_process_throughput_8_over_1": round(8 * one_s / eight_s, 2),
               "in_process_cpu_ms_per_call": round(statistics.median(floor["cpu"]) * 1e3, 2),
               "concurrency": runs, "errors_5xx": errors, "size": size,
-              "model_mb": round(model_mb, 2), "model_image_size": meta["image_size"], "requests": requests,
-              "rounds": rounds, "batching": batching,
+              "model_mb": round(model_mb, 2), "model_image_size": meta["image_size"], "rounds": rounds,
+              "reconnects": reconnects, "batching": batching,
               "client": "stdlib http.client, one keep-alive connection per client thread"}
     one, eight = runs.get("1"), runs.get("8")
     if one:
