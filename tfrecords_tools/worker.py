@@ -46,7 +46,6 @@ class ViewRenderer:
         self._cache_size = cache_size
         self.failed: dict[ModelRef, str] = {}
         self.randomized: collections.Counter = collections.Counter()  # per shard, for its metadata
-        self.png_seconds = 0.0  # time in encode_png: `bench render` states the ceiling it sets
         if cfg.randomize.enabled:
             pool_rng = np.random.default_rng(derive_seed(cfg.seed, "texture pool"))
             self.renderer.set_texture_pool(randomize.texture_pool(pool_rng, cfg.randomize, self.backgrounds))
@@ -113,10 +112,7 @@ class ViewRenderer:
         })
 
     def _png(self, arr: np.ndarray) -> bytes:
-        t0 = time.perf_counter()
-        data = encode_png(arr, self.cfg.png_compress_level)
-        self.png_seconds += time.perf_counter() - t0
-        return data
+        return encode_png(arr, self.cfg.png_compress_level)
 
     def render_shard(self, task: ShardTask, out_dir: Path, progress=None) -> dict:
         """Render and atomically write one shard; returns its metadata (also written beside it)."""

@@ -84,25 +84,26 @@ class _Client:
     def post(self, body: bytes) -> int:
         """The status code; the response is read whole, as a client would."""
         import http.client
-        for attempt in (0, 1):  # the server may close an idle keep-alive connection: reopen once
-            if self.conn is None:
-                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=120)
-            try:
-                self.conn.request("POST", self.path, body=body, headers={"Content-Type": "application/json"})
-                r = self.conn.getresponse()
-                r.read()
-                return r.status
-            except (ConnectionError, http.client.RemoteDisconnected, http.client.CannotSendRequest):
-                self.conn.close()
-                self.conn = None
-                if attempt:
-                    raise
-                self.reconnects += 1
-        raise AssertionError("unreachable")
+        try:
+            return self._post(body)
+        except (ConnectionError, http.client.RemoteDisconnected, http.client.CannotSendRequest):
+            self.close()  # the server closed the keep-alive connection: reopen it, once
+            self.reconnects += 1
+            return self._post(body)
+
+    def _post(self, body: bytes) -> int:
+        import http.client
+        if self.conn is None:
+            self.conn = http.client.HTTPConnection(self.host, self.port, timeout=120)
+        self.conn.request("POST", self.path, body=body, headers={"Content-Type": "application/json"})
+        r = self.conn.getresponse()
+        r.read()
+        return r.status
 
     def close(self) -> None:
         if self.conn is not None:
             self.conn.close()
+            self.conn = None
 
 
 def _latencies(clients: list[_Client], body: bytes, n: int) -> tuple[list[float], float, int]:
@@ -128,26 +129,69 @@ def _latencies(clients: list[_Client], body: bytes, n: int) -> tuple[list[float]
     return [x for c, _ in chunks for x in c], time.perf_counter() - t0, sum(e for _, e in chunks)
 
 
-def _in_process(fn, png: bytes, n: int = 100) -> dict:
-    """The floor under the server: the same signature on the same bytes, called in this
-    process: latencies of one image a call, the seconds of 8 a call (the most that merging
-    8 concurrent requests into one call can multiply throughput by here), and the CPU time of
-    one image a call."""
-    import tensorflow as tf
+class _Floor:
+    """The floor under the server, gathered over rounds: the same signature on the same bytes,
+    called in this process. `one`: latencies of one image a call; `eight`: of 8 a call (the
+    most that merging 8 concurrent requests into one call can multiply throughput by here);
+    `cpu`: CPU seconds of one image a call, per round."""
 
-    def times(images, calls):
+    def __init__(self, fn, png: bytes):
+        import tensorflow as tf
+        self.fn, self.one_image, self.eight_images = fn, tf.constant([png]), tf.constant([png] * 8)
+        self.one, self.eight, self.cpu = [], [], []
+
+    def _times(self, images, calls: int) -> list[float]:
         for _ in range(3):
-            fn(images=images)
+            self.fn(images=images)
         out = []
         for _ in range(calls):
             t0 = time.perf_counter()
-            fn(images=images)
+            self.fn(images=images)
             out.append(time.perf_counter() - t0)
         return out
-    c0 = time.process_time()
-    one = times(tf.constant([png]), n)
-    cpu = (time.process_time() - c0) / (n + 3)
-    return {"one": one, "eight": times(tf.constant([png] * 8), n // 4), "cpu": [cpu]}
+
+    def measure(self, n: int = 100) -> list[float]:
+        """One round; returns its one-image latencies."""
+        c0 = time.process_time()
+        one = self._times(self.one_image, n)
+        self.cpu.append((time.process_time() - c0) / (n + 3))
+        self.one += one
+        self.eight += self._times(self.eight_images, n // 4)
+        return one
+
+    def result(self) -> dict:
+        one, eight = statistics.median(self.one), statistics.median(self.eight)
+        return {"in_process_p50_ms": round(one * 1e3, 2), "in_process_batch8_ms": round(eight * 1e3, 2),
+                "in_process_throughput_8_over_1": round(8 * one / eight, 2),
+                "in_process_cpu_ms_per_call": round(statistics.median(self.cpu) * 1e3, 2)}
+
+
+class _Tally:
+    """One concurrency's requests over all rounds: latencies, wall time, and the CPU seconds they
+    cost the client (this process) and the server (None once /proc could not be read)."""
+
+    def __init__(self):
+        self.lat, self.wall, self.client_cpu, self.server_cpu = [], 0.0, 0.0, 0.0
+
+    def run(self, clients: list[_Client], body: bytes, n: int, server_pid: int) -> tuple[list[float], int]:
+        """n requests; returns their latencies and the 5xx count."""
+        c0, s0 = time.process_time(), _cpu_seconds(server_pid)
+        got, seconds, errors = _latencies(clients, body, n)
+        self.client_cpu += time.process_time() - c0
+        s1 = _cpu_seconds(server_pid)
+        if self.server_cpu is None or s0 is None or s1 is None:
+            self.server_cpu = None  # no figure rather than a wrong one
+        else:
+            self.server_cpu += s1 - s0
+        self.lat += got
+        self.wall += seconds
+        return got, errors
+
+    def result(self) -> dict:
+        per = 1e3 / len(self.lat)
+        return {**_stats(self.lat, self.wall), "client_cpu_ms_per_request": round(self.client_cpu * per, 2),
+                "server_cpu_ms_per_request": None if self.server_cpu is None
+                else round(self.server_cpu * per, 2)}
 
 
 def _cpu_seconds(pid: int) -> float | None:
@@ -184,19 +228,15 @@ def bench_serve(model: str | None = None, size: int = 112, requests: int = 200,
         version_dir = base / str(versions[-1])
         meta = read_metadata(version_dir)
         model_mb = sum(p.stat().st_size for p in version_dir.rglob("*") if p.is_file()) / 2 ** 20
-        fn = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
-        port = free_port()
         png = _png(size)
+        floor = _Floor(tf.saved_model.load(str(version_dir)).signatures["serving_default"], png)
+        port = free_port()
         proc = subprocess.Popen([sys.executable, "-m", "gmcml_tf.cli", "serve", "--model", str(base),
                                  "--port", str(port), "--enable_batching", "true" if batching else "false"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        errors = 0
-        floor = {"one": [], "eight": [], "cpu": []}
-        lat = {c: [] for c in concurrency}
-        wall, cpu, by_round = dict.fromkeys(concurrency, 0.0), dict.fromkeys(concurrency, 0.0), []
-        server_cpu: dict[int, float | None] = dict.fromkeys(concurrency, 0.0)
+        errors, by_round, clients = 0, [], {}
+        tallies = {c: _Tally() for c in concurrency}
         per_round = {c: max(-(-requests // rounds), 4 * c) for c in concurrency}
-        clients = {}
         try:
             root = f"http://127.0.0.1:{port}/v1/models/{base.name}"
             _wait(root, proc)
@@ -206,23 +246,12 @@ def bench_serve(model: str | None = None, size: int = 112, requests: int = 200,
             for c in concurrency:  # connect every client before anything is timed
                 _latencies(clients[c], body, c)
             for _ in range(rounds):
-                f = _in_process(fn, png)
-                for k in floor:
-                    floor[k] += f[k]
+                floor_round = floor.measure()
                 for c in concurrency:
-                    c0, s0 = time.process_time(), _cpu_seconds(proc.pid)
-                    got, seconds, e = _latencies(clients[c], body, per_round[c])
-                    cpu[c] += time.process_time() - c0
-                    s1 = _cpu_seconds(proc.pid)
-                    if server_cpu[c] is None or s0 is None or s1 is None:
-                        server_cpu[c] = None  # /proc unreadable once: no figure rather than a wrong one
-                    else:
-                        server_cpu[c] += s1 - s0
-                    lat[c] += got
-                    wall[c] += seconds
+                    got, e = tallies[c].run(clients[c], body, per_round[c], proc.pid)
                     errors += e
                     if c == 1:
-                        by_round.append(round(statistics.median(got) / statistics.median(f["one"]), 2))
+                        by_round.append(round(statistics.median(got) / statistics.median(floor_round), 2))
         finally:
             reconnects = sum(cl.reconnects for group in clients.values() for cl in group)
             for group in clients.values():
@@ -230,23 +259,14 @@ def bench_serve(model: str | None = None, size: int = 112, requests: int = 200,
                     client.close()
             proc.terminate()
             proc.wait(10)
-    one_s, eight_s = statistics.median(floor["one"]), statistics.median(floor["eight"])
-    in_process = round(one_s * 1e3, 2)
-    runs = {str(c): {**_stats(lat[c], wall[c]),
-                     "client_cpu_ms_per_request": round(cpu[c] / len(lat[c]) * 1e3, 2),
-                     "server_cpu_ms_per_request": None if server_cpu[c] is None
-                     else round(server_cpu[c] / len(lat[c]) * 1e3, 2)}
-            for c in concurrency}
-    result = {"in_process_p50_ms": in_process, "in_process_batch8_ms": round(eight_s * 1e3, 2),
-              "in_process_throughput_8_over_1": round(8 * one_s / eight_s, 2),
-              "in_process_cpu_ms_per_call": round(statistics.median(floor["cpu"]) * 1e3, 2),
-              "concurrency": runs, "errors_5xx": errors, "size": size,
+    runs = {str(c): t.result() for c, t in tallies.items()}
+    result = {**floor.result(), "concurrency": runs, "errors_5xx": errors, "size": size,
               "model_mb": round(model_mb, 2), "model_image_size": meta["image_size"], "rounds": rounds,
               "reconnects": reconnects, "batching": batching,
               "client": "stdlib http.client, one keep-alive connection per client thread"}
     one, eight = runs.get("1"), runs.get("8")
     if one:
-        result["p50_over_in_process"] = round(one["p50_ms"] / in_process, 2)
+        result["p50_over_in_process"] = round(one["p50_ms"] / result["in_process_p50_ms"], 2)
         result["p50_over_in_process_by_round"] = by_round
     if one and eight:
         result["throughput_8_over_1"] = round(eight["requests_per_s"] / one["requests_per_s"], 2)
