@@ -222,16 +222,16 @@ def bench_serve(model: str | None = None, size: int = 112, requests: int = 200,
     no 5xx."""
     import tensorflow as tf
     from gmcml_tf.serving.export import read_metadata
+    from gmcml_tf.serving.repository import version_dir
     with tempfile.TemporaryDirectory() as tmp:
-        base = Path(model) if model else _untrained_export(size, Path(tmp))
-        versions = sorted(int(p.name) for p in base.iterdir() if p.name.isdigit())
-        version_dir = base / str(versions[-1])
-        meta = read_metadata(version_dir)
-        model_mb = sum(p.stat().st_size for p in version_dir.rglob("*") if p.is_file()) / 2 ** 20
+        path = version_dir(model or _untrained_export(size, Path(tmp)))  # NotFound: one line
+        base = path.parent
+        meta = read_metadata(path)
+        model_mb = sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2 ** 20
         png = _png(size)
-        floor = _Floor(tf.saved_model.load(str(version_dir)).signatures["serving_default"], png)
+        floor = _Floor(tf.saved_model.load(str(path)).signatures["serving_default"], png)
         port = free_port()
-        proc = subprocess.Popen([sys.executable, "-m", "gmcml_tf.cli", "serve", "--model", str(base),
+        proc = subprocess.Popen([sys.executable, "-m", "gmcml_tf.cli", "serve", "--model", str(path),
                                  "--port", str(port), "--enable_batching", "true" if batching else "false"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         errors, by_round, clients = 0, [], {}

@@ -67,13 +67,9 @@ def predict_local(model_dir: str, images: list[bytes], k: int = 3,
     import tensorflow as tf
     if one_shot:
         one_shot_graphs()
-    from gmcml_tf.serving.repository import NotFound, list_versions, load_servable, resolve_model_dir
+    from gmcml_tf.serving.repository import NotFound, load_servable, version_dir
     try:
-        base, version = resolve_model_dir(model_dir)
-        on_disk = list_versions(base)
-        if not on_disk:
-            raise NotFound(f"{base}: no version folder (e.g. {base}/1/saved_model.pb)")
-        servable = load_servable(base / str(version or on_disk[-1]))
+        servable = load_servable(version_dir(model_dir))
     except NotFound as e:
         raise PredictError(str(e)) from None
     try:

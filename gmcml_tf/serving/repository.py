@@ -74,6 +74,20 @@ def list_versions(base: Path) -> list[int]:
                   if p.name.isdigit() and (p / "saved_model.pb").is_file())
 
 
+def versions_on_disk(base: Path) -> list[int]:
+    """`list_versions`, or NotFound naming the folder when it holds none."""
+    on_disk = list_versions(base)
+    if not on_disk:
+        raise NotFound(f"{base}: no version folder (e.g. {base}/1/saved_model.pb)")
+    return on_disk
+
+
+def version_dir(model: str | Path) -> Path:
+    """`saved_models/NAME` (its latest version) or `saved_models/NAME/N` -> the version folder."""
+    base, version = resolve_model_dir(model)
+    return base / str(version or versions_on_disk(base)[-1])
+
+
 def load_servable(path: Path) -> Servable:
     import tensorflow as tf
     loaded = tf.saved_model.load(str(path))
@@ -125,9 +139,7 @@ class ModelRepository:
         self._states: dict[int, VersionState] = {}
         self._servables: dict[int, Servable] = {}
         self._stop = threading.Event()
-        on_disk = list_versions(self.base)
-        if not on_disk:
-            raise NotFound(f"{self.base}: no version folder (e.g. {self.base}/1/saved_model.pb)")
+        on_disk = versions_on_disk(self.base)
         missing = [v for v in self.specific if v not in on_disk]
         if missing:
             raise NotFound(f"{self.base}: no version {', '.join(map(str, missing))} "
