@@ -122,3 +122,17 @@ def test_demo_checks_its_inputs_before_rendering(tmp_path):
     code, _, err = run(*base, "--set", "train.batch_sise=3")
     assert_user_error(code, err, "train.batch_sise")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_model_folders_without_a_version_are_one_line(tmp_path):
+    """`bench serve` and `predict` on a model folder that holds no version, or none at all."""
+    empty = tmp_path / "empty_model"
+    empty.mkdir()
+    photo = tmp_path / "x.png"
+    from PIL import Image
+    Image.new("RGB", (8, 8)).save(photo)
+    for args, needle in [(("bench", "serve", "--model", str(empty)), "no version folder"),
+                         (("bench", "serve", "--model", str(tmp_path / "nope")), "no such model folder"),
+                         (("predict", "--model", str(empty), str(photo)), "no version folder")]:
+        code, _, err = run(*args)
+        assert_user_error(code, err, needle)
