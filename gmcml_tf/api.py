@@ -64,8 +64,9 @@ def evaluate(run: Run | PathLike, photos: str, *, restrict_to_present: bool = Fa
     JSON and figures go to RUN/evaluation/ as `gmcml-tf evaluate` writes them."""
     from gmcml_tf.evaluation.evaluate import evaluate as run_evaluate
     from gmcml_tf.evaluation.evaluate import evaluate_and_save
-    from gmcml_tf.evaluation.real_photos import open_photos
-    run, photo_set = _run(run), open_photos(photos)
+    from gmcml_tf.evaluation.real_photos import photos_for
+    run = _run(run)
+    photo_set = photos_for(photos, run.classes, run.config.eval.aliases)
     kwargs = dict(restrict_to_present=restrict_to_present, fit=fit, flip=flip)
     if save:
         return evaluate_and_save(run, photo_set, **kwargs)[0]

@@ -22,6 +22,8 @@ class EvalConfig:
     """How photos meet the model, in `evaluate` and in the exported SavedModel."""
     fit: str = "stretch"     # stretch | pad | pad_edge | crop (gmcml_tf/preprocess.py) | several: stretch+crop
     flip: bool = False       # average the scores of each photo and its mirror image
+    # photo folder name -> class, for photo sets named otherwise than the run's classes
+    aliases: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def validate(self, p: str = "eval") -> None:
         try:

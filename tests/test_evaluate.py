@@ -49,7 +49,7 @@ def test_folder_source_aliases_and_unmapped_folders(tmp_path):
     assert sorted(s.unmapped) == ["faces", "ferry"]
     s = open_photos(str(tmp_path), aliases=parse_aliases(["ferry=boat"]))
     assert s.counts() == {"aeroplane": 1, "boat": 1, "motorbike": 1}
-    with pytest.raises(PhotoError, match="NAME=CATEGORY"):
+    with pytest.raises(PhotoError, match="FOLDER=CLASS"):
         parse_aliases(["ferry=ferries"])
     with pytest.raises(PhotoError, match="does not exist"):
         open_photos(str(tmp_path / "nope"))

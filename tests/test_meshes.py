@@ -331,6 +331,8 @@ def make_library(root: Path) -> Path:
     write_obj(root / "car/model_b")
     write_glb(root / "car/sub/racer.glb")
     write_glb(root / "trees/oak.glb")
+    (root / "notes").mkdir()
+    (root / "notes/readme.txt").write_text("a folder with no mesh")
     (root / "car/notes.txt").write_text("not a mesh")
     (root / "car/._jet.obj").write_bytes(b"\x00\x05\x16\x07")     # macOS resource fork
     os.symlink(root / "car", root / "car/sub/loop")                # a symlink loop
@@ -343,8 +345,13 @@ def test_folder_library(tmp_path):
     refs = src.models()
     assert refs == sorted(refs) and refs == src.models()
     assert {(r.category, r.model_id) for r in refs} == {
-        ("aeroplane", "jet"), ("car", "model_a_model"), ("car", "model_b_model"), ("car", "racer")}
-    assert src.ignored_folders == ["trees"]
+        ("aeroplane", "jet"), ("car", "model_a_model"), ("car", "model_b_model"), ("car", "racer"),
+        ("trees", "oak")}
+    # a folder outside the PASCAL3D+ names makes the library's own class list, labels sorted;
+    # the preset's names keep the authors' colours, the new one gets its own
+    assert src.classes.names == ("aeroplane", "car", "trees") and src.classes.preset is None
+    assert src.classes.colors[:2] == (categories.PALETTE[0], categories.PALETTE[5])
+    assert src.ignored_folders == ["notes"]
     assert src.spec == str(tmp_path / "lib")
     for r in refs:
         asset = src.load(r)
@@ -356,7 +363,10 @@ def test_joined_sources_load_each_model_through_its_own(tmp_path):
     lib = str(make_library(tmp_path / "lib"))
     src = open_source(f"{lib}+procedural", procedural_per_category=1)
     assert src.spec == f"{lib}+procedural"
-    assert len(src) == 4 + 12 and src.counts()["car"] == 3 + 1
+    # the generator tops up the library's categories it can make, and names the one it cannot
+    assert src.classes.names == ("aeroplane", "car", "trees")
+    assert len(src) == 5 + 2 and src.counts() == {"aeroplane": 2, "car": 4, "trees": 1}
+    assert src.cannot_make == ["trees"]
     proc = next(r for r in src.models() if r.path.startswith("procedural:"))
     assert src.load(proc).source.startswith("procedural")
     jet = next(r for r in src.models() if r.model_id == "jet")
@@ -399,7 +409,7 @@ def test_source_errors(tmp_path):
     (tmp_path / "empty/car").mkdir(parents=True)
     with pytest.raises(SourceError, match="no mesh files"):
         open_source(str(tmp_path / "empty"))
-    (tmp_path / "odd/trees").mkdir(parents=True)
+    (tmp_path / "odd").mkdir()
     with pytest.raises(SourceError, match="no category folders"):
         open_source(str(tmp_path / "odd"))
     with pytest.raises(SourceError, match="does not exist"):

@@ -1,6 +1,7 @@
-"""The 12 PASCAL3D+ categories: names, label order, palette, ShapeNet synsets, aliases.
+"""The PASCAL3D+ preset: the 12 categories' names, label order, palette, ShapeNet synsets, aliases.
 
-The one place these facts live; everything else imports them.
+The one place these facts live. A render uses them when its library's category folders carry
+these names or aliases (tfrecords_tools/classes.py); any other library brings its own classes.
 """
 from __future__ import annotations
 
@@ -46,19 +47,6 @@ ALIASES: dict[str, str] = {
     "tv": "tvmonitor", "monitor": "tvmonitor", "display": "tvmonitor",
     "tv_monitor": "tvmonitor",
 }
-
-
-def label_of(category: str) -> int:
-    return CATEGORIES.index(category)
-
-
-def canonical(name: str, extra_aliases: dict[str, str] | None = None) -> str | None:
-    """Category for a folder or class name, or None if it is none of the 12."""
-    key = name.strip().lower().replace(" ", "_").replace("-", "_")
-    if key in CATEGORIES:
-        return key
-    aliases = {**ALIASES, **(extra_aliases or {})}
-    return aliases.get(key)
 
 
 def suggest(name: str) -> str:

@@ -47,6 +47,8 @@ def _coerce(value, tp, key: str):
             raise ConfigError(f"{key}: expected a list of {len(args)} numbers, got {value!r}")
         return tuple(_coerce(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
     if origin is list:
+        if isinstance(value, str) and args[0] is str:  # --set render.categories=mug,drill
+            value = [v.strip() for v in value.split(",")]
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{key}: expected a list, got {value!r}")
         return [_coerce(v, args[0], f"{key}[{i}]") for i, v in enumerate(value)]

@@ -24,7 +24,9 @@ import re
 from collections import defaultdict
 
 from . import categories
+from . import categories as _preset
 from .asset import MeshAsset
+from .classes import ClassList, key, pascal3d, preset_name, resolve
 from .errors import UserError
 from .mesh_io import MESH_EXTENSIONS, UP_AXES, MeshError, finish, load_file, printable
 
@@ -50,7 +52,9 @@ class MeshSource:
     def __init__(self, *, up_axis: str = "y", max_triangles: int | None = None):
         self.up_axis = up_axis
         self.max_triangles = max_triangles
-        self.ignored_folders = []
+        self.ignored_folders = []     # category folders with no mesh file (listed, skipped)
+        self.unselected: list[str] = []  # category folders render.categories leaves out
+        self.classes: ClassList | None = None
         self._refs: list[ModelRef] = []
 
     def models(self) -> list[ModelRef]:
@@ -171,52 +175,75 @@ def _unique_ids(files: list[str], cat_dirs: dict[str, str], root: str) -> dict[s
 
 
 class FolderSource(MeshSource):
-    """`<root>/<category>/**/*.{obj,glb,gltf,ply,off,stl}`; category folder names may be aliases."""
+    """`<root>/<category>/**/*.{obj,glb,gltf,ply,off,stl}`: every sub-folder is a category."""
 
     def __init__(self, root: str, **kw):
         super().__init__(**kw)
         self.root = _check_root(root, "mesh library")
         self.spec = root
-        by_cat: dict[str, list[str]] = defaultdict(list)
-        cat_dir: dict[str, str] = {}
+        self._files: dict[str, list[str]] = {}       # folder name as written -> mesh files
+        self._dirs: dict[str, str] = {}
         folders = _subdirs(self.root)
         for entry in folders:
-            cat = categories.canonical(printable(entry.name))
-            if cat is None:
-                self.ignored_folders.append(printable(entry.name))
-                continue
-            for f in _mesh_files(entry.path):
-                by_cat[cat].append(f)
-                cat_dir[f] = entry.path
-        if not by_cat:
+            name, files = printable(entry.name), _mesh_files(entry.path)
+            if files:
+                self._files[name], self._dirs[name] = files, entry.path
+            else:
+                self.ignored_folders.append(name)
+        if not self._files:
             raise SourceError(self._why_empty(folders))
+        if all(_SYNSET.match(n) for n in self._files) and any(
+                n in categories.SHAPENET_SYNSETS for n in self._files):
+            raise SourceError(f"{_show(self.root)} looks like ShapeNetCore: use 'shapenet:{_show(self.root)}'")
+
+    def found(self) -> list[str]:
+        return list(self._files)
+
+    def bind(self, classes: ClassList) -> None:
+        by_cls: dict[str, list[str]] = defaultdict(list)
+        cat_dir: dict[str, str] = {}
+        for name, files in self._files.items():
+            cls = classes.match(name)
+            if cls is None:
+                self.unselected.append(name)
+                continue
+            by_cls[cls] += files
+            cat_dir.update({f: self._dirs[name] for f in files})
         refs = []
-        for cat, files in by_cat.items():
+        for cls, files in by_cls.items():
             ids = _unique_ids(files, cat_dir, self.root)
-            refs += [ModelRef(cat, ids[f], f) for f in files]
+            refs += [ModelRef(cls, ids[f], f) for f in files]
         self._refs = sorted(refs)
 
     def _why_empty(self, folders: list[os.DirEntry]) -> str:
         where = _show(self.root)
-        exts = ", ".join(MESH_EXTENSIONS)
-        if any(categories.canonical(printable(e.name)) for e in folders):
-            return f"no mesh files ({exts}) in the category folders of {where}"
-        if any(e.name in categories.SHAPENET_SYNSETS for e in folders):
-            return f"{where} looks like ShapeNetCore: use 'shapenet:{where}'"
         if not folders:
-            return f"mesh library {where} has no category folders (expected e.g. {where}/car/*.glb)"
-        first = printable(folders[0].name)
-        return (f"no category folders in {where}: found {', '.join(self.ignored_folders[:5])}"
-                f"{'...' if len(self.ignored_folders) > 5 else ''}; expected names like "
-                f"{', '.join(categories.CATEGORIES[:3])}{categories.suggest(first)}")
+            return f"mesh library {where} has no category folders (expected e.g. {where}/mug/*.glb)"
+        return (f"no mesh files ({', '.join(MESH_EXTENSIONS)}) in the category folders of {where} "
+                f"({', '.join(self.ignored_folders[:5])}{'...' if len(self.ignored_folders) > 5 else ''})")
 
 
 _SYNSET = re.compile(r"^\d{8}$")
 
 
+def read_taxonomy(root: str) -> dict[str, list[str]]:
+    """synset id -> its names, from the `taxonomy.json` ShapeNetCore ships ({} without one)."""
+    import json
+    try:
+        entries = json.loads(open(os.path.join(root, "taxonomy.json"), encoding="utf-8").read())
+    except (OSError, ValueError):
+        return {}
+    out = {}
+    for e in entries if isinstance(entries, list) else []:
+        if isinstance(e, dict) and isinstance(e.get("synsetId"), str):
+            out[e["synsetId"]] = [n.strip() for n in str(e.get("name", "")).split(",") if n.strip()]
+    return out
+
+
 class ShapeNetSource(MeshSource):
     """ShapeNetCore v1 (`<synset>/<id>/model.obj`) or v2 (`<synset>/<id>/models/model_normalized.obj`),
-    detected per model; synsets outside the 12 categories are ignored."""
+    detected per model. Without `render.categories`: the synsets of the 12 PASCAL3D+ categories;
+    with it, any synset, by id or by a name of its `taxonomy.json` entry."""
 
     LAYOUTS = (os.path.join("models", "model_normalized.obj"), "model.obj")   # v2, v1
 
@@ -224,30 +251,51 @@ class ShapeNetSource(MeshSource):
         super().__init__(**kw)
         self.root = _check_root(root, "ShapeNet directory")
         self.spec = f"shapenet:{root}"
+        self.taxonomy = read_taxonomy(self.root)
+        self._synsets = {e.name: e.path for e in _subdirs(self.root) if _SYNSET.match(e.name)}
+        if not self._synsets:
+            raise SourceError(f"no ShapeNet synset folders (8-digit ids) under {_show(self.root)}")
+
+    def name_of(self, synset: str) -> str:
+        """A synset's class name: the PASCAL3D+ one for the 12, else its first taxonomy name."""
+        if synset in categories.SHAPENET_SYNSETS:
+            return categories.SHAPENET_SYNSETS[synset]
+        return (self.taxonomy.get(synset) or [synset])[0]
+
+    def found(self, selection: list[str] | None = None) -> list[str]:
+        if selection is None:
+            return [self.name_of(s) for s in self._synsets if s in categories.SHAPENET_SYNSETS]
+        return [self.name_of(s) for s in self._synsets]
+
+    def token(self, token: str) -> str:
+        """A render.categories entry as this source's class name (an id or any taxonomy name)."""
+        k = key(token)
+        for s in self._synsets:
+            if k == s or any(key(n) == k for n in self.taxonomy.get(s, [])):
+                return self.name_of(s)
+        return token
+
+    def bind(self, classes: ClassList) -> None:
         refs = []
-        synsets = [e for e in _subdirs(self.root) if _SYNSET.match(e.name)]
-        for s in synsets:
-            cat = categories.SHAPENET_SYNSETS.get(s.name)
-            if cat is None:
-                self.ignored_folders.append(s.name)
+        for s, path in self._synsets.items():
+            cls = classes.match(self.name_of(s))
+            if cls is None:
+                self.ignored_folders.append(s)
                 continue
-            for m in _subdirs(s.path, strict=False):
+            for m in _subdirs(path, strict=False):
                 for layout in self.LAYOUTS:
-                    path = os.path.join(m.path, layout)
-                    if os.path.isfile(path):
-                        refs.append(ModelRef(cat, printable(m.name), path))
+                    if os.path.isfile(os.path.join(m.path, layout)):
+                        refs.append(ModelRef(cls, printable(m.name), os.path.join(m.path, layout)))
                         break
         if not refs:
-            where = _show(self.root)
-            if not synsets:
-                raise SourceError(f"no ShapeNet synset folders (8-digit ids) under {where}")
-            raise SourceError(f"no models of the 12 categories under {where} (expected "
+            raise SourceError(f"no models of the chosen categories under {_show(self.root)} (expected "
                               f"<synset>/<id>/model.obj or <synset>/<id>/models/model_normalized.obj)")
         self._refs = sorted(refs)
 
 
 class ProceduralSource(MeshSource):
-    """Models from the embedded generator, `per_category` for each of the 12 categories."""
+    """Models from the embedded generator, `per_category` for each PASCAL3D+ category of the
+    class list it is bound to (alone: all 12)."""
 
     def __init__(self, per_category: int = 8, seed: int = 0, *, max_triangles: int | None = None):
         super().__init__(up_axis="z", max_triangles=max_triangles)   # the generator builds Z-up
@@ -256,8 +304,20 @@ class ProceduralSource(MeshSource):
         self.spec = "procedural"
         self.per_category = per_category
         self.seed = seed
-        self._refs = sorted(ModelRef(c, f"proc_{c}_{i:04d}", f"procedural:{c}:{i}")
-                            for c in categories.CATEGORIES for i in range(per_category))
+        self.cannot_make: list[str] = []
+
+    def found(self) -> list[str]:
+        return list(categories.CATEGORIES)
+
+    def bind(self, classes: ClassList) -> None:
+        refs = []
+        for cls in classes.names:
+            p = preset_name(cls)
+            if p is None:
+                self.cannot_make.append(cls)
+                continue
+            refs += [ModelRef(cls, f"proc_{p}_{i:04d}", f"procedural:{p}:{i}") for i in range(self.per_category)]
+        self._refs = sorted(refs)
 
     def load(self, ref: ModelRef) -> MeshAsset:
         try:    # imported here: the generator is optional for file-based sources
@@ -286,9 +346,13 @@ class UnionSource(MeshSource):
     def __init__(self, sources: list[MeshSource]):
         super().__init__(max_triangles=sources[0].max_triangles)
         self.spec = "+".join(s.spec for s in sources)
+        self.sources = sources
         self._owner: dict[ModelRef, MeshSource] = {}
+
+    def bind(self, classes: ClassList) -> None:
         seen: set[tuple[str, str]] = set()
-        for src in sources:
+        for src in self.sources:
+            src.bind(classes)
             for ref in src.models():
                 if (ref.category, ref.model_id) in seen:
                     raise SourceError(f"model id {ref.category}/{ref.model_id} appears in two of "
@@ -296,6 +360,8 @@ class UnionSource(MeshSource):
                 seen.add((ref.category, ref.model_id))
                 self._owner[ref] = src
             self.ignored_folders += src.ignored_folders
+            self.unselected += src.unselected
+        self.cannot_make = [c for s in self.sources for c in getattr(s, "cannot_make", [])]
         self._refs = sorted(self._owner)
 
     def load(self, ref: ModelRef) -> MeshAsset:
@@ -312,14 +378,40 @@ def nothing_loaded(spec: str, skipped: dict[str, dict]) -> SourceError:
 
 
 def open_source(spec: str, *, up_axis: str | None = None, max_triangles: int | None = None,
-                procedural_per_category: int = 8, seed: int = 0) -> MeshSource:
+                procedural_per_category: int = 8, seed: int = 0,
+                categories: list[str] | None = None) -> MeshSource:
     """A MeshSource for "procedural", "shapenet:DIR", a folder library DIR, or several of
     these joined by "+" (e.g. "meshes/+procedural"; a folder whose own name holds a "+" is
-    taken whole).
+    taken whole), bound to its class list (`source.classes`): the library's categories, or
+    those of `categories` in that order (render.categories).
 
     `up_axis` (x, y, z, -x, -y, -z) is the axis of the files that points up; the
     default is "y" (glTF and ShapeNet). It does not apply to procedural models.
     """
+    parts = _open_parts(spec, up_axis=up_axis, max_triangles=max_triangles,
+                        procedural_per_category=procedural_per_category, seed=seed)
+    libraries = [p for p in parts if not isinstance(p, ProceduralSource)]
+    where = _show(spec)
+    if not libraries:      # the generator alone: the preset, or a selection of its 12
+        classes = resolve(list(_preset.CATEGORIES), categories, where) if categories else pascal3d()
+    else:
+        found: list[str] = []
+        for p in libraries:
+            found += [n for n in (p.found(categories) if isinstance(p, ShapeNetSource) else p.found())
+                      if n not in found]
+        tokens = categories
+        for p in libraries:
+            if tokens and isinstance(p, ShapeNetSource):
+                tokens = [p.token(t) for t in tokens]
+        classes = resolve(found, tokens, where)
+    source = parts[0] if len(parts) == 1 else UnionSource(parts)
+    source.bind(classes)
+    source.classes = classes
+    return source
+
+
+def _open_parts(spec: str, **kw) -> list[MeshSource]:
+    up_axis, max_triangles = kw["up_axis"], kw["max_triangles"]
     if up_axis is not None and up_axis not in UP_AXES:
         raise SourceError(f"up_axis must be one of {', '.join(UP_AXES)}, not {up_axis!r}")
     if max_triangles is not None and int(max_triangles) < 1:
@@ -331,11 +423,9 @@ def open_source(spec: str, *, up_axis: str | None = None, max_triangles: int | N
         parts = [p.strip() for p in spec.split("+")]
         if not all(parts):
             raise SourceError(f"mesh source {_show(spec)}: an empty part around '+'")
-        return UnionSource([open_source(p, up_axis=up_axis, max_triangles=max_triangles,
-                                        procedural_per_category=procedural_per_category, seed=seed)
-                            for p in parts])
+        return [s for p in parts for s in _open_parts(p, **kw)]
     if spec == "procedural":
-        return ProceduralSource(procedural_per_category, seed, max_triangles=max_triangles)
+        return [ProceduralSource(kw["procedural_per_category"], kw["seed"], max_triangles=max_triangles)]
     if spec.startswith("shapenet:"):
-        return ShapeNetSource(spec[len("shapenet:"):], up_axis=up_axis or "y", max_triangles=max_triangles)
-    return FolderSource(spec, up_axis=up_axis or "y", max_triangles=max_triangles)
+        return [ShapeNetSource(spec[len("shapenet:"):], up_axis=up_axis or "y", max_triangles=max_triangles)]
+    return [FolderSource(spec, up_axis=up_axis or "y", max_triangles=max_triangles)]

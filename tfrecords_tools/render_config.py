@@ -81,6 +81,9 @@ class RandomizeConfig:
 @dataclasses.dataclass
 class RenderConfig:
     meshes: str = "procedural"            # DIR | shapenet:DIR | procedural
+    # The classes, in label order: names of the library's category folders (or ShapeNet
+    # synsets by id or taxonomy name); None: every category folder (tfrecords_tools/classes.py).
+    categories: list[str] | None = None
     procedural_per_category: int = 8      # models per category of the embedded generator
     up_axis: str | None = None            # None: the source's convention (y for files)
     max_triangles: int | None = 60000     # decimate meshes above this (only pays far above ~40k)
@@ -112,6 +115,11 @@ class RenderConfig:
         check_range(f"{p}.png_compress_level", self.png_compress_level, 0, 9)
         if self.max_triangles is not None:
             check_range(f"{p}.max_triangles", self.max_triangles, 100)
+        if self.categories is not None:
+            if isinstance(self.categories, str):
+                self.categories = [c.strip() for c in self.categories.split(",")]
+            if not self.categories or not all(isinstance(c, str) and c.strip() for c in self.categories):
+                raise ConfigError(f"{p}.categories: expected a list of category names, got {self.categories!r}")
         if self.up_axis not in (None, "x", "y", "z", "-x", "-y", "-z"):
             raise ConfigError(f"{p}.up_axis: {self.up_axis!r} must be one of x, y, z, -x, -y, -z")
         lo, hi = self.background_scale

@@ -23,8 +23,9 @@ from pathlib import Path
 from tfrecords_tools import folder_lock, writer
 from tfrecords_tools.compose import BackgroundPool
 from tfrecords_tools.configlib import ConfigError
-from tfrecords_tools.meshes import nothing_loaded, open_source
-from tfrecords_tools.plan import ShardTask, make_shards
+from tfrecords_tools.meshes import SourceError, nothing_loaded, open_source
+from tfrecords_tools.plan import (VIEW_SPLIT_GUARD_DEGREES, ShardTask, make_shards, val_band,
+                                  view_split_categories)
 from tfrecords_tools.render_config import RenderConfig
 from tfrecords_tools.errors import UserError
 
@@ -38,6 +39,8 @@ def identity(cfg: RenderConfig) -> dict:
         d.pop(k)
     if not cfg.randomize.enabled:  # renders made before domain randomisation existed still resume
         d.pop("randomize")
+    if cfg.categories is None:     # ... and before class lists
+        d.pop("categories")
     return json.loads(json.dumps(d))  # tuples -> lists, as stored on disk
 
 
@@ -118,10 +121,23 @@ class Plan:
         return sum(len(t.units) for t in self.todo)
 
 
-def manifest_header(cfg: RenderConfig, models_listed: int, background_images: int) -> dict:
-    return {"config": dataclasses.asdict(cfg), "seed": cfg.seed, "versions": versions(),
-            "source": {"spec": cfg.meshes, "models_listed": models_listed},
-            "backgrounds": {"spec": cfg.backgrounds, "images": background_images}, "size": cfg.size}
+def manifest_header(cfg: RenderConfig, models_listed: int, background_images: int,
+                    source=None) -> dict:
+    header = {"config": dataclasses.asdict(cfg), "seed": cfg.seed, "versions": versions(),
+              "source": {"spec": cfg.meshes, "models_listed": models_listed},
+              "backgrounds": {"spec": cfg.backgrounds, "images": background_images}, "size": cfg.size}
+    if source is not None and source.classes is not None:
+        models = source.models()
+        by_view = view_split_categories(models, cfg.val_fraction)
+        header["classes"] = [{**c, "split": "view" if c["name"] in by_view else "model",
+                              **({"val_azimuths": [round(a, 3) for a in val_band(cfg, c["name"])],
+                                  "guard_degrees": VIEW_SPLIT_GUARD_DEGREES} if c["name"] in by_view else {})}
+                             for c in source.classes.to_manifest()]
+        header["class_list"] = {"preset": source.classes.preset,
+                                "folders_without_meshes": list(source.ignored_folders),
+                                "folders_not_selected": list(source.unselected),
+                                "procedural_cannot_make": list(getattr(source, "cannot_make", []))}
+    return header
 
 
 def plan_render(cfg: RenderConfig) -> Plan:
@@ -134,7 +150,8 @@ def plan_render(cfg: RenderConfig) -> Plan:
     if out.exists() and not out.is_dir():
         raise ConfigError(f"render.out {out} is a file, not a folder")
     source = open_source(cfg.meshes, up_axis=cfg.up_axis, max_triangles=cfg.max_triangles,
-                         procedural_per_category=cfg.procedural_per_category, seed=cfg.seed)
+                         procedural_per_category=cfg.procedural_per_category, seed=cfg.seed,
+                         categories=cfg.categories)
     backgrounds = BackgroundPool(cfg.backgrounds)  # a bad folder fails here, before any work
     models = source.models()
     if not models:
@@ -144,13 +161,16 @@ def plan_render(cfg: RenderConfig) -> Plan:
     _check_out_dir(out, cfg)
     writer.remove_stale_temporaries(out)
     todo = [t for t in tasks if not writer.is_complete(out, t.name)]
-    return Plan(tasks, todo, manifest_header(cfg, len(models), len(backgrounds)))
+    return Plan(tasks, todo, manifest_header(cfg, len(models), len(backgrounds), source))
 
 
 def discard_if_empty(out: Path, manifest: dict, existed: bool) -> None:
     """A render in which no model loaded fails (SourceError) and leaves nothing behind:
     no empty shards, no manifest or stamp, and no --out folder if it did not exist before."""
-    if any(s["records"] for s in manifest["splits"].values()) or not manifest["skipped_meshes"]:
+    with_views = [c["name"] for c in manifest.get("classes", []) if sum(c["views"].values())]
+    custom = "classes" in manifest and not manifest["class_list"]["preset"]
+    if not manifest["skipped_meshes"] or (
+            any(s["records"] for s in manifest["splits"].values()) and not (custom and len(with_views) < 2)):
         return
     if not existed:
         shutil.rmtree(out, ignore_errors=True)
@@ -162,6 +182,11 @@ def discard_if_empty(out: Path, manifest: dict, existed: bool) -> None:
             (out / name).unlink(missing_ok=True)
         if (out / writer.META_DIR).is_dir() and not any((out / writer.META_DIR).iterdir()):
             (out / writer.META_DIR).rmdir()
+    if any(s["records"] for s in manifest["splits"].values()):
+        raise SourceError(f"{manifest['source']['spec']}: only {len(with_views)} category had a readable "
+                          f"mesh ({', '.join(with_views)}); a classifier needs at least 2 (reasons: "
+                          + "; ".join(f"{k}: {v['reason']}" for k, v in list(manifest["skipped_meshes"].items())[:3])
+                          + "); nothing was written")
     raise nothing_loaded(manifest["source"]["spec"], manifest["skipped_meshes"])
 
 

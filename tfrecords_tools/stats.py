@@ -5,6 +5,7 @@ Reads shards with the TensorFlow-free decoder in schema.py.
 from __future__ import annotations
 
 import collections
+import json
 import io
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from tfrecords_tools import schema
-from tfrecords_tools.categories import CATEGORIES
+from tfrecords_tools.classes import ClassList
 from tfrecords_tools.compose import IMAGE_SUFFIXES
 from tfrecords_tools.errors import DataError
 from tfrecords_tools.writer import write_json_atomic
@@ -88,24 +89,42 @@ def stats(data_dir: Path, out_dir: Path | None = None, photos: Path | None = Non
     for src, acc in sums.items():
         _mean_std_png(acc, out_dir / f"mean_std_{src}.png")
     result = {"splits": {s: {"records": sum(c.values()), "models": len(models[s]),
-                             "per_category": {k: c[k] for k in CATEGORIES if c[k]}}
+                             "per_category": {k: c[k] for k in _label_order(data_dir, c) if c[k]}}
                          for s, c in sorted(counts.items())},
               "mean_std_images": sorted(str(out_dir / f"mean_std_{s}.png") for s in sums)}
     write_json_atomic(out_dir / "stats.json", result)
     return result
 
 
+def _label_order(data_dir: Path, counts) -> list[str]:
+    """The render's class names in label order (its manifest's class list, the PASCAL3D+
+    preset for older renders), then any other category the records name."""
+    try:
+        m = json.loads((Path(data_dir) / "manifest.json").read_text())
+    except (OSError, ValueError):
+        m = {}
+    names = list(ClassList.from_manifest(m.get("classes")).names)
+    return names + sorted(k for k in counts if k not in names)
+
+
+def _rank(names: list[str], category: bytes) -> tuple[int, bytes]:
+    name = category.decode("utf-8", "replace")
+    return (names.index(name) if name in names else len(names), category)
+
+
 def preview(data_dir: Path, out_path: Path, n: int = 8, split: str | None = None) -> Path:
     """A grid: one column per sample (spread over categories), rows RGB | mask | depth | alpha."""
     per_cat: dict[bytes, list] = collections.defaultdict(list)
+    names = _label_order(data_dir, {})
     for ex in iter_examples(data_dir, split):
         if len(per_cat[ex["category"]]) < n:
             per_cat[ex["category"]].append(ex)
-        if len(per_cat) == len(CATEGORIES) and all(len(v) * len(per_cat) >= n for v in per_cat.values()):
+        if len(per_cat) == len(names) and all(len(v) * len(per_cat) >= n for v in per_cat.values()):
             break
     picked, rank = [], 0  # round-robin over categories, in label order
     while len(picked) < n and any(len(v) > rank for v in per_cat.values()):
-        picked += [v[rank] for _, v in sorted(per_cat.items()) if len(v) > rank][:n - len(picked)]
+        picked += [v[rank] for _, v in sorted(per_cat.items(), key=lambda kv: _rank(names, kv[0]))
+                   if len(v) > rank][:n - len(picked)]
         rank += 1
     cols = []
     for ex in picked:

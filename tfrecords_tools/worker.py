@@ -13,11 +13,10 @@ import numpy as np
 
 from tfrecords_tools import cameras, randomize, schema
 from tfrecords_tools.asset import MeshAsset
-from tfrecords_tools.categories import PALETTE, label_of
 from tfrecords_tools.compose import BackgroundPool, composite
 from tfrecords_tools.meshes import MeshError, ModelRef, open_source
 from tfrecords_tools.png import encode_png
-from tfrecords_tools.plan import ShardTask, Unit, derive_seed
+from tfrecords_tools.plan import ShardTask, Unit, derive_seed, view_direction
 from tfrecords_tools.render_config import RenderConfig
 from tfrecords_tools.renderer import Light, Renderer, Targets
 from tfrecords_tools.writer import write_shard
@@ -41,7 +40,9 @@ class ViewRenderer:
         self.backgrounds = BackgroundPool(cfg.backgrounds, scale=cfg.background_scale,
                                           flip=cfg.background_flip)
         self.source = open_source(cfg.meshes, up_axis=cfg.up_axis, max_triangles=cfg.max_triangles,
-                                  procedural_per_category=cfg.procedural_per_category, seed=cfg.seed)
+                                  procedural_per_category=cfg.procedural_per_category, seed=cfg.seed,
+                                  categories=cfg.categories)
+        self.classes = self.source.classes
         self._meshes: collections.OrderedDict[ModelRef, MeshAsset] = collections.OrderedDict()
         self._cache_size = cache_size
         self.failed: dict[ModelRef, str] = {}
@@ -62,14 +63,10 @@ class ViewRenderer:
 
     def camera(self, unit: Unit) -> cameras.Camera:
         c, ref = self.cfg.camera, unit.ref
-        z = c.z_range_per_category.get(ref.category, c.z_range)
-        dirs = cameras.viewpoints(c.subdivisions, float(z[0]), float(z[1]))
-        perm = np.random.default_rng(derive_seed(self.cfg.seed, "views", ref.category, ref.model_id)
-                                     ).permutation(len(dirs))
-        vi = int(perm[unit.slot % len(dirs)])
+        vi, direction = view_direction(self.cfg, ref, unit.slot)
         rng = np.random.default_rng(derive_seed(self.cfg.seed, "pose", ref.category, ref.model_id, unit.slot))
         close = bool(rng.random() < c.close_fraction)
-        return cameras.make_camera(dirs[vi], vi, rng, distance=c.distance, focal_jitter=c.focal_jitter,
+        return cameras.make_camera(direction, vi, rng, distance=c.distance, focal_jitter=c.focal_jitter,
                                    fov_deg=c.fov_deg, close=close, close_distance=c.close_distance,
                                    close_offset=c.close_offset)
 
@@ -81,7 +78,7 @@ class ViewRenderer:
         view_seed = derive_seed(self.cfg.seed, "view", ref.category, ref.model_id, unit.slot, unit.light)
         rng = np.random.default_rng(view_seed)
         light, light_az, light_el = light_from(rng, cam.azimuth, self.cfg.light)
-        label = label_of(ref.category)
+        label = self.classes.label_of(ref.category)
         dressing, extra = None, {}
         if self.cfg.randomize.enabled:
             key = (ref.category, ref.model_id, unit.slot)
@@ -91,7 +88,7 @@ class ViewRenderer:
                                self.renderer.pool_size)
             cam, dressing, extra = d.camera, d.dressing, d.record
             self.randomized.update({"views": 1, **d.kinds})
-        t = self.renderer.render(asset, cam, light, PALETTE[label], dressing)
+        t = self.renderer.render(asset, cam, light, self.classes.colors[label], dressing)
         if bare:
             return t
         bg_id, bg = self.backgrounds.sample(rng, self.cfg.size)

@@ -120,6 +120,11 @@ def build_manifest(out_dir: Path, shard_names: list[str], header: dict) -> dict:
     for split, s in splits.items():
         s["per_category"] = dict(sorted(s["per_category"].items()))
         s["models"] = len(models[split])
+    if "classes" in header:   # the class list, with what each class got
+        header = {**header, "classes": [
+            {**c, "models": {sp: sum(1 for k in models[sp] if k.split("/", 1)[0] == c["name"]) for sp in splits},
+             "views": {sp: s["per_category"].get(c["name"], 0) for sp, s in splits.items()}}
+            for c in header["classes"]]}
     tri = sorted(triangles.values())
     # shard_records lets a reader check a copy of the folder without the .meta sidecars.
     return {**header, "splits": splits, "shards": sorted(shard_names), "shard_records": records,

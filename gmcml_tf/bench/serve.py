@@ -42,14 +42,14 @@ def _png(size: int) -> bytes:
     return buf.getvalue()
 
 
-def _untrained_export(size: int, tmp: Path) -> Path:
-    """The default GM-CML (authors' widths) at `size`, exported; weights do not change the cost."""
+def _untrained_export(size: int, tmp: Path, classes: int = 12) -> Path:
+    """The default GM-CML (authors' widths) at `size` with `classes` outputs, exported; weights do
+    not change the cost."""
     from gmcml_tf.serving.export import export
     from gmcml_tf.models.gmcml import GMCML
-    from tfrecords_tools.categories import CATEGORIES
-    model = GMCML(image_size=size, num_classes=len(CATEGORIES), seed=0)
+    model = GMCML(image_size=size, num_classes=classes, seed=0)
     model(np.zeros((1, size, size, 3), np.float32))
-    export(model, tmp / "gmcml", image_size=size, class_names=list(CATEGORIES))
+    export(model, tmp / "gmcml", image_size=size, class_names=[f"class {i}" for i in range(classes)])
     return tmp / "gmcml"
 
 
@@ -211,7 +211,8 @@ def _stats(lat: list[float], wall: float) -> dict:
 
 
 def bench_serve(model: str | None = None, size: int = 112, requests: int = 200,
-                concurrency: tuple[int, ...] = (1, 8, 32), batching: bool = True, rounds: int = 3) -> dict:
+                concurrency: tuple[int, ...] = (1, 8, 32), batching: bool = True, rounds: int = 3,
+                classes: int = 12) -> dict:
     """The in-process latency of the signature (the floor), then the server at each
     concurrency: p50, p99, requests/s, and the CPU time a request costs the client and the
     server; 5xx answers counted. The floor and the concurrencies alternate for `rounds` rounds
@@ -224,7 +225,7 @@ def bench_serve(model: str | None = None, size: int = 112, requests: int = 200,
     from gmcml_tf.serving.export import read_metadata
     from gmcml_tf.serving.repository import version_dir
     with tempfile.TemporaryDirectory() as tmp:
-        path = version_dir(model or _untrained_export(size, Path(tmp)))  # NotFound: one line
+        path = version_dir(model or _untrained_export(size, Path(tmp), classes))  # NotFound: one line
         base = path.parent
         meta = read_metadata(path)
         model_mb = sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2 ** 20
@@ -261,7 +262,8 @@ def bench_serve(model: str | None = None, size: int = 112, requests: int = 200,
             proc.wait(10)
     runs = {str(c): t.result() for c, t in tallies.items()}
     result = {**floor.result(), "concurrency": runs, "errors_5xx": errors, "size": size,
-              "model_mb": round(model_mb, 2), "model_image_size": meta["image_size"], "rounds": rounds,
+              "model_mb": round(model_mb, 2), "model_image_size": meta["image_size"],
+              "model_classes": len(meta["class_names"]), "rounds": rounds,
               "reconnects": reconnects, "batching": batching,
               "client": "stdlib http.client, one keep-alive connection per client thread"}
     one, eight = runs.get("1"), runs.get("8")

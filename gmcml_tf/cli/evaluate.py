@@ -6,18 +6,19 @@ from pathlib import Path
 from gmcml_tf.cli.common import FIT_METAVAR, fit_mode, positive_int
 
 
-def _photos(args):
-    from gmcml_tf.evaluation.real_photos import open_photos, parse_aliases
-    return open_photos(args.real, aliases=parse_aliases(args.alias),
-                       subsets=tuple(args.subsets.split(",")), margin=args.margin,
-                       exclude_flags=tuple(f for f in args.exclude_flags.split(",") if f))
+def _photos(args, classes, aliases=None):
+    from gmcml_tf.evaluation.real_photos import photos_for
+    return photos_for(args.real, classes, aliases, args.alias,
+                      subsets=tuple(args.subsets.split(",")), margin=args.margin,
+                      exclude_flags=tuple(f for f in args.exclude_flags.split(",") if f))
 
 
 def cmd_evaluate(args) -> int:
     from gmcml_tf.evaluation.evaluate import evaluate_and_save
     from gmcml_tf.training.workdir import load_run
     flip = {"on": True, "off": False}.get(args.flip)
-    r, out = evaluate_and_save(load_run(args.workdir), _photos(args), args.json,
+    run = load_run(args.workdir)
+    r, out = evaluate_and_save(run, _photos(args, run.classes, run.config.eval.aliases), args.json,
                                gallery_dir=args.gallery, fit=args.fit, flip=flip,
                                restrict_to_present=args.restrict_to_present,
                                skip_corrupt=True if args.skip_corrupt else None)
@@ -39,8 +40,13 @@ def cmd_evaluate(args) -> int:
     for path, why in r["gallery"]["skipped_shards"].items():
         print(f"  left out corrupt gallery shard {path}: {why}")
     if r["unmapped_folders"]:
-        print(f"  ignored folders that map to no category: {', '.join(r['unmapped_folders'])} "
-              "(map one with --alias NAME=CATEGORY)")
+        print(f"  ignored photo folders that match no class: {', '.join(r['unmapped_folders'])} "
+              "(map one with --alias FOLDER=CLASS)")
+    if r["classes_without_photos"] and len(r["classes_without_photos"]) < len(r["classes"]):
+        print(f"  classes with no photos: {', '.join(r['classes_without_photos'][:12])}"
+              f"{', ...' if len(r['classes_without_photos']) > 12 else ''}")
+    print(f"  gallery: the {r['gallery']['split']} renders of {r['gallery']['dir']}"
+          + (f"; {r['val_split']}" if r.get("val_split") else ""))
     print(f"  wrote {out} and {', '.join(Path(p).name for p in r['plots'].values())}")
     return 0
 
@@ -59,7 +65,9 @@ def cmd_adapt(args) -> int:
 
 def cmd_ablate(args) -> int:
     from gmcml_tf.evaluation.ablate import ablate
-    result = ablate(args.configs.split(","), data=args.data, photos=_photos(args), out=args.out,
+    from gmcml_tf.data.shards import read_classes
+    photos = _photos(args, read_classes(args.data))
+    result = ablate(args.configs.split(","), data=args.data, photos=photos, out=args.out,
                     seeds=args.seeds, restrict_to_present=args.restrict_to_present,
                     overrides=list(args.set or []), audit=not args.no_audit, table_only=args.table_only)
     print(Path(result["table_md"]).read_text())
@@ -77,8 +85,9 @@ def cmd_demo(args) -> int:
 
 def _photo_flags(p) -> None:
     p.add_argument("--real", required=True, help="photo folder DIR/<category>/*.jpg or pascal3d:DIR")
-    p.add_argument("--alias", action="append", metavar="NAME=CATEGORY",
-                   help="extra folder/class name mapping, e.g. ferry=boat")
+    p.add_argument("--alias", action="append", metavar="FOLDER=CLASS",
+                   help="a photo folder name for one of the run's classes, e.g. ferry=boat (repeatable; "
+                        "adds to the run's eval.aliases)")
     p.add_argument("--subsets", default="imagenet", help="PASCAL3D+ subsets: imagenet,pascal")
     p.add_argument("--margin", type=float, default=0.1, help="PASCAL3D+ box widening (fraction)")
     p.add_argument("--exclude-flags", default="difficult",

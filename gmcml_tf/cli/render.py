@@ -9,7 +9,8 @@ from gmcml_tf.cli.common import emit_json, non_negative_int, positive_int
 
 def _render_overrides(args) -> list[str]:
     flags = {"meshes": "meshes", "backgrounds": "backgrounds", "out": "out", "views_per_model":
-             "views_per_model", "size": "size", "workers": "workers", "seed": "seed"}
+             "views_per_model", "size": "size", "workers": "workers", "seed": "seed",
+             "categories": "categories"}
     out = [f"render.{key}={json.dumps(getattr(args, attr))}" for attr, key in flags.items()
            if getattr(args, attr, None) is not None]
     return out + list(args.set or [])
@@ -40,6 +41,8 @@ def cmd_render(args) -> int:
     for split, s in m["splits"].items():
         cats = ", ".join(f"{k} {v}" for k, v in s["per_category"].items())
         print(f"  {split}: {s['records']} records, {s['models']} models, {s['shards']} shards ({cats})")
+    for line in class_summary(m):
+        print(f"  {line}")
     if m["skipped_meshes"]:
         print(f"  skipped {len(m['skipped_meshes'])} meshes (reasons in manifest.json):")
         for key, info in list(m["skipped_meshes"].items())[:10]:
@@ -49,6 +52,34 @@ def cmd_render(args) -> int:
         print(f"  {mt['textures']} missing textures in {mt['models']} models (material colour used)")
     print(f"  triangles per model: mean {m['triangles']['mean']}, max {m['triangles']['max']}")
     return 0
+
+
+def class_summary(m: dict) -> list[str]:
+    """What the render made of the library's categories, for the render summary."""
+    if "classes" not in m:
+        return []
+    info, classes = m["class_list"], m["classes"]
+    names = ", ".join(c["name"] for c in classes[:12]) + (", ..." if len(classes) > 12 else "")
+    out = [f"classes: the PASCAL3D+ preset ({len(classes)}: {names})" if info["preset"]
+           else f"classes: {len(classes)} ({names})"]
+    by_view = [c for c in classes if c["split"] == "view"]
+    if by_view:
+        out.append(f"val split by view for {len(by_view)} categories with one model "
+                   f"({', '.join(c['name'] for c in by_view[:8])}): a held-out band of "
+                   f"{by_view[0]['val_azimuths'][1]:g} deg of azimuth, views within "
+                   f"{by_view[0]['guard_degrees']:g} deg of it rendered for neither split; "
+                   "the other categories by model")
+    empty = [c["name"] for c in classes if not sum(c.get("views", {}).values())]
+    if empty and not info["preset"]:
+        out.append(f"no views for: {', '.join(empty)} (no readable mesh; see skipped)")
+    if info["folders_without_meshes"]:
+        out.append(f"skipped category folders without mesh files: {', '.join(info['folders_without_meshes'])}")
+    if info["folders_not_selected"]:
+        out.append(f"not in render.categories: {', '.join(info['folders_not_selected'])}")
+    if info["procedural_cannot_make"]:
+        out.append(f"the procedural generator cannot make: {', '.join(info['procedural_cannot_make'])} "
+                   "(it makes the 12 PASCAL3D+ categories)")
+    return out
 
 
 def cmd_data_stats(args) -> int:
@@ -82,6 +113,9 @@ def add_commands(sub) -> None:
     r = sub.add_parser("render", help="render 3D models into paired RGB/mask/depth TFRecord shards")
     r.add_argument("--config", help="YAML config (configs/*.yaml); defaults if omitted")
     r.add_argument("--meshes", help="DIR | shapenet:DIR | procedural")
+    r.add_argument("--categories", type=lambda v: [c.strip() for c in v.split(",")],
+                   help="the classes, in label order: category folder names, comma-separated "
+                        "(default: every category folder of --meshes)")
     r.add_argument("--backgrounds", help="DIR | none | default")
     r.add_argument("--out", help="output folder for shards and manifest.json")
     r.add_argument("--views-per-model", type=positive_int)

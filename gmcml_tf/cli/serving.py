@@ -77,7 +77,8 @@ def cmd_bench_predict(args) -> int:
 def cmd_bench_serve(args) -> int:
     from gmcml_tf.bench.serve import bench_serve
     return emit_json(bench_serve(args.model, size=args.size, requests=args.requests,
-                                 batching=args.enable_batching == "true", rounds=args.rounds), args.json)
+                                 batching=args.enable_batching == "true", rounds=args.rounds,
+                                 classes=args.classes), args.json)
 
 
 def add_commands(sub, bench) -> None:
@@ -137,6 +138,8 @@ def add_commands(sub, bench) -> None:
     bs = bench.add_parser("serve", help="p50/p99 latency and requests/s over HTTP on localhost")
     bs.add_argument("--model", help="saved_models/NAME (default: export an untrained GM-CML)")
     bs.add_argument("--size", type=positive_int, default=112)
+    bs.add_argument("--classes", type=positive_int, default=12,
+                    help="outputs of the untrained model benchmarked when --model is not given")
     bs.add_argument("--requests", type=positive_int, default=200,
                     help="requests per concurrency, over all rounds (default: 200)")
     bs.add_argument("--rounds", type=positive_int, default=3,

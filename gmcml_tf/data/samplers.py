@@ -19,7 +19,6 @@ import tensorflow as tf
 
 from gmcml_tf.data.decoder import CLOSE, META_KEYS, parse_batch
 from gmcml_tf.data.shards import DataError
-from tfrecords_tools.categories import NUM_CLASSES
 
 FAR_DEGREES = 60.0  # "clearly different pose" for the same-class negative
 _TABLE_KEYS = ("image", "mask", "alpha", "label", *META_KEYS)
@@ -33,8 +32,8 @@ class RecordIndex:
     direction: tf.Tensor   # (N, 3) float32 unit camera direction from azimuth/elevation
     model_start: tf.Tensor  # (M,) first record of each model
     model_count: tf.Tensor  # (M,)
-    cat_start: tf.Tensor   # (NUM_CLASSES,) first record of each label (count 0 if absent)
-    cat_count: tf.Tensor   # (NUM_CLASSES,)
+    cat_start: tf.Tensor   # (K,) first record of each label 0..K-1 (count 0 if absent)
+    cat_count: tf.Tensor   # (K,), K = the largest label + 1
     present: tf.Tensor     # (P,) labels that have records
 
     @property
@@ -81,8 +80,8 @@ class RecordIndex:
         _, model = np.unique(model, return_inverse=True)  # renumber: ascending in sorted order
         starts = np.flatnonzero(np.r_[True, model[1:] != model[:-1]])
         counts = np.diff(np.r_[starts, len(model)])
-        cat_count = np.bincount(label, minlength=NUM_CLASSES)
-        cat_start = np.searchsorted(label, np.arange(NUM_CLASSES))
+        cat_count = np.bincount(label)   # any number of classes: labels come from the shards
+        cat_start = np.searchsorted(label, np.arange(len(cat_count)))
         records = {k: tf.gather(v, order) for k, v in t.items()}
         az = np.radians(records["azimuth"].numpy().astype(np.float64))
         el = np.radians(records["elevation"].numpy().astype(np.float64))
@@ -108,7 +107,8 @@ def sample_set(index: RecordIndex, ref: tf.Tensor, seed: tf.Tensor) -> tf.Tensor
     - same-class negative: a random record of the category whose camera is >= 60 deg
       from the reference's, not the same (model, view); failing any, the farthest.
     - two other-class negatives: random records of two random other categories,
-      distinct when >= 3 categories are present.
+      distinct when >= 3 categories are present; with 2, both come from the one other
+      category (two different random records of it).
     """
     s = tf.random.experimental.stateless_split(seed, 5)
     r = index.records

@@ -41,6 +41,26 @@ def read_manifest(data_dir: str | Path) -> dict:
         raise DataError(f"{path}: unreadable manifest ({e})") from None
 
 
+def read_classes(data_dir: str | Path):
+    """The render's class list (tfrecords_tools.classes.ClassList): what its manifest records,
+    or the 12-class PASCAL3D+ preset for renders made before class lists were recorded."""
+    from tfrecords_tools.classes import ClassList
+    m = read_manifest(data_dir)
+    return ClassList.from_manifest(m.get("classes"), (m.get("class_list") or {}).get("preset"))
+
+
+def val_split_note(data_dir: str | Path) -> str:
+    """How the render's val split was made, in words: by model, or by view for the categories
+    with too few models to hold one out."""
+    m = read_manifest(data_dir)
+    by_view = [c["name"] for c in m.get("classes", []) if c.get("split") == "view"]
+    if not by_view:
+        return "val split by model (no model in both splits)"
+    band = next(c for c in m["classes"] if c.get("split") == "view")["val_azimuths"][1]
+    return (f"val split by model, except {', '.join(by_view)}: by view (a held-out {band:g}-degree "
+            "band of azimuths of the same models)")
+
+
 def list_shards(data_dir: str, split: str) -> list[str]:
     """Sorted paths of the `split` shards of a finished render; DataError when there are none."""
     check_split(split)

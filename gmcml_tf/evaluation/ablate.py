@@ -138,8 +138,8 @@ def finished_row(cfg, workdir: Path, photos, restrict_to_present: bool) -> dict 
 
 
 HPARAM_METRICS = (("real_present_mean_per_class_accuracy", "real photos: mean per-class, present classes"),
-                  ("real_mean_per_class_accuracy", "real photos: mean per-class, 12-way"),
-                  ("real_accuracy", "real photos: accuracy, 12-way"),
+                  ("real_mean_per_class_accuracy", "real photos: mean per-class, all classes"),
+                  ("real_accuracy", "real photos: accuracy, all classes"),
                   ("synthetic_val_accuracy", "renders of held-out models: accuracy"))
 
 
@@ -216,9 +216,14 @@ def _ablate(configs, data, photos, out: Path, seeds, restrict_to_present, overri
 
 
 def _write_table(rows: dict, data, photos, out: Path, seeds, restrict_to_present) -> dict:
+    from gmcml_tf.data.shards import read_classes, read_manifest, val_split_note
+    classes = read_classes(data)
+    val = read_manifest(data).get("splits", {}).get("val", {})
+    majority = max(val.get("per_category", {}).values(), default=0) / max(val.get("records", 0), 1)
     table = {"data": str(data), "photos": getattr(photos, "source", None), "seeds": seeds,
              "restrict_to_present": restrict_to_present, "rows": rows,
-             "chance": 1 / 12}
+             "classes": list(classes.names), "chance": 1 / len(classes),
+             "majority_share_val": round(majority, 4), "val_split": val_split_note(data)}
     write_json_atomic(out / "table.json", table)
     md = out / "table.md"
     md.write_text(markdown(table))
@@ -273,7 +278,11 @@ def markdown(table: dict) -> str:
         cells = [_cell(row.get(k), k.endswith("accuracy")) for k, _ in COLUMNS]
         n = max((len(v["values"]) for v in row.values() if v), default=0)
         lines.append(f"| {name} | {n} | " + " | ".join(cells) + " |")
+    n = len(table.get("classes") or []) or round(1 / table["chance"])
+    majority = (f"; the largest class holds {100 * table['majority_share_val']:.1f}% of the val renders "
+                "(what always guessing it scores: the audit row's bar)" if table.get("majority_share_val") else "")
     return "\n".join([
-        f"Accuracies in % as mean ± std over the seeds run; 12-way chance = {100 * table['chance']:.1f}%.",
+        f"Accuracies in % as mean ± std over the seeds run; {n}-way chance = {100 * table['chance']:.1f}%"
+        f"{majority}. Synthetic val: {table.get('val_split', 'split by model')}.",
         f"Renders: `{table['data']}`; real photos: `{table['photos']}`"
         f"{' (argmax over present classes)' if table['restrict_to_present'] else ''}.", "", *lines, ""])

@@ -93,7 +93,7 @@ def adapt(workdir: str | Path, photos: str | Path, out: str | Path, batch_size: 
     run = load_run(workdir)
     paths = list_photos(photos)
     order = np.random.default_rng(seed).permutation(len(paths))
-    photo_set = PhotoSet(str(photos), [Photo(paths[i], 0) for i in order])
+    photo_set = PhotoSet(str(photos), [Photo(paths[i], 0, "") for i in order])
     fit = fit or run.fit
     # several fittings (stretch+crop): each view is one more image of the photo domain
     images = photo_dataset(photo_set, run.config.model.image_size, fit, batch_size).map(

@@ -185,7 +185,8 @@ def evaluate(run, photos: PhotoSet, *, gallery_dir: str | None = None,
     result.update({"source": photos.source, "fit": fit, "flip": flip,
                    "restrict_to_present": restrict_to_present,
                    "skipped": {**photos.skipped, **skipped}, "unmapped_folders": photos.unmapped,
-                   "image_size": size, "workdir": str(run.path)})
+                   "classes": list(run.class_names), "classes_without_photos": photos.classes_without_photos,
+                   "val_split": run.val_split, "image_size": size, "workdir": str(run.path)})
     gal_dir = gallery_dir or cfg.train.data
     skip = cfg.train.skip_corrupt if skip_corrupt is None else skip_corrupt
     gal = gallery(model, gal_dir, size, skip_corrupt=skip)

@@ -80,7 +80,8 @@ def create_app(repo: ModelRepository, limits: rest.Limits | None = None,
                 return JSONResponse(rest.model_status(repo.status(name, version)))
             if request.method == "GET" and suffix == "/metadata":
                 servable = repo.get(name, version)  # never waits: loads run in the background
-                return JSONResponse(rest.metadata(name, servable.version, servable.signatures))
+                return JSONResponse(rest.metadata(name, servable.version, servable.signatures,
+                                                  servable.classes))
             if request.method == "POST" and suffix == ":predict":
                 raw = await _read_body(request, limits.max_body_bytes)
                 body = rest.decode_body(raw)

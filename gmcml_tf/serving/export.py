@@ -153,7 +153,9 @@ def export_run(run, base: str | Path, fit: str | None = None, version: int | Non
         return {model_card.CARD_JSON: json.dumps(card, indent=2), model_card.CARD_MD: model_card.markdown(card)}
     s = export(run.model, base, image_size=cfg.model.image_size, class_names=run.class_names,
                fit=fit, flip=flip, version=version,
-               metadata={"workdir": str(run.path), "seed": cfg.train.seed}, assets=card_files)
+               metadata={"workdir": str(run.path), "seed": cfg.train.seed,
+                         "classes": run.classes.to_manifest(), "class_preset": run.classes.preset},
+               assets=card_files)
     return {**s, "model_card": str(Path(s["path"]) / model_card.CARD_MD)}
 
 

@@ -12,21 +12,26 @@ from pathlib import Path
 CARD_JSON = "assets.extra/model_card.json"
 CARD_MD = "assets.extra/model_card.md"
 
-INTENDED_USE = (
-    "Recognising the 12 PASCAL3D+ categories (aeroplane, bicycle, boat, bottle, bus, car, chair, "
-    "diningtable, motorbike, sofa, train, tvmonitor) in photos showing one main object, by a model "
-    "trained on renders of 3D models only. A research and prototyping tool: measure it on photos "
-    "of your own domain before relying on it.")
+def intended_use(class_names: list[str], preset: str | None) -> str:
+    which = (f"the {len(class_names)} PASCAL3D+ categories" if preset else
+             f"the {len(class_names)} categories of the mesh library it was trained on")
+    return (f"Recognising {which} ({', '.join(class_names)}) in photos showing one main object, "
+            "by a model trained on renders of 3D models only. A research and prototyping tool: "
+            "measure it on photos of your own domain before relying on it.")
 
-LIMITS = (
-    "Trained on renders only: accuracy on real photos depends on how well the meshes, textures "
-    "and backgrounds cover the photos' domain; the evaluations below are the measure.",
-    "Closed set: every input gets one of the 12 categories, also photos that show none of them; "
-    "the scores are not calibrated probabilities of being right.",
-    "Categories with few meshes in the training library (see per_category) are the weakest.",
-    "Small input: photos are fitted to the model's square input (fit below), so small or "
-    "off-centre objects lose detail.",
-)
+
+def limits(n: int) -> list[str]:
+    return [
+        "Trained on renders only: accuracy on real photos depends on how well the meshes, textures "
+        "and backgrounds cover the photos' domain; the evaluations below are the measure.",
+        f"Closed set: every input gets one of the {n} classes, also photos that show none of them; "
+        "the scores are not calibrated probabilities of being right.",
+        "Categories with few meshes in the training library (see per_category) are the weakest; "
+        "a category with a single model was validated on held-out views of that model, not on "
+        "an unseen model.",
+        "Small input: photos are fitted to the model's square input (fit below), so small or "
+        "off-centre objects lose detail.",
+    ]
 
 
 def _json(path: Path) -> dict | None:
@@ -48,6 +53,7 @@ def trained_on(data_dir: Path) -> dict:
             "backgrounds": config.get("backgrounds"), "image_size": config.get("size"),
             "render_seed": config.get("seed"), "render_config_sha256": digest,
             "randomized_views": m.get("randomized"),
+            "val_split": {c["name"]: c.get("split", "model") for c in m.get("classes", [])} or "by model",
             "splits": {s: {"models": v.get("models"), "views": v.get("records"),
                            "per_category": v.get("per_category")} for s, v in splits.items()}}
 
@@ -61,7 +67,7 @@ def evaluations(run_path: Path) -> list[dict]:
             continue
         out.append({"file": path.name, "photos": r.get("source"), "n": r.get("n"),
                     "argmax_over": "classes present in the photos" if r.get("restrict_to_present")
-                    else "all 12 classes",
+                    else f"all {len(r.get('classes') or r.get('per_class') or [])} classes",
                     "accuracy": r.get("accuracy"), "mean_per_class_accuracy": r.get("mean_per_class_accuracy"),
                     "per_class": {k: v.get("accuracy") for k, v in (r.get("per_class") or {}).items()
                                   if v.get("n")},
@@ -83,7 +89,8 @@ def build(run, export_summary: dict) -> dict:
                     "transductive_adaptation": adapted},
             "trained_on": trained_on(Path(cfg.train.data)),
             "evaluations": evaluations(run.path),
-            "intended_use": INTENDED_USE, "known_limits": list(LIMITS)}
+            "intended_use": intended_use(run.class_names, run.classes.preset),
+            "known_limits": limits(len(run.class_names))}
 
 
 def _pct(v) -> str:
@@ -101,6 +108,11 @@ def markdown(card: dict) -> str:
              f"render config sha256 {t.get('render_config_sha256')}"]
     for split, s in (t.get("splits") or {}).items():
         lines.append(f"- {split}: {s['models']} models, {s['views']} views; per category {s['per_category']}")
+    by_view = [k for k, v in (t.get("val_split") or {}).items() if v == "view"] \
+        if isinstance(t.get("val_split"), dict) else []
+    if by_view:
+        lines.append(f"- val split by view (a held-out band of azimuths) for {', '.join(by_view)}; "
+                     "by model for the rest")
     if t.get("randomized_views"):
         lines.append(f"- domain randomisation (views): {t['randomized_views']}")
     lines += [f"- training: seed {r['seed']}, {r['steps']} steps, synthetic val accuracy "

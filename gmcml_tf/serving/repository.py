@@ -43,6 +43,7 @@ class Servable:
     path: Path
     loaded: object
     signatures: dict = field(default_factory=dict)
+    classes: dict = field(default_factory=dict)   # class_names (and classes) of the export
 
     def signature(self, name: str):
         if name not in self.signatures:
@@ -91,7 +92,18 @@ def version_dir(model: str | Path) -> Path:
 def load_servable(path: Path) -> Servable:
     import tensorflow as tf
     loaded = tf.saved_model.load(str(path))
-    return Servable(int(path.name), path, loaded, dict(loaded.signatures))
+    return Servable(int(path.name), path, loaded, dict(loaded.signatures), _classes(path))
+
+
+def _classes(path: Path) -> dict:
+    """The class list an export records (gmcml_tf.serving.export metadata), {} without one."""
+    import json
+    from gmcml_tf.serving.export import METADATA_FILE
+    try:
+        meta = json.loads((path / METADATA_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return {k: meta[k] for k in ("class_names", "classes", "class_preset") if k in meta}
 
 
 def _warmup_value(spec):

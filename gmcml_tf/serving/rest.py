@@ -62,10 +62,15 @@ def model_status(states) -> dict:
         for s in sorted(states, key=lambda s: -s.version)]}
 
 
-def metadata(name: str, version: int, signatures: dict) -> dict:
-    return {"model_spec": {"name": name, "signature_name": "", "version": str(version)},
+def metadata(name: str, version: int, signatures: dict, classes: dict | None = None) -> dict:
+    """TF Serving's GetModelMetadata body; `classes` (the export's class list) is added under
+    metadata.gmcml_tf, a key TF Serving's clients ignore."""
+    body = {"model_spec": {"name": name, "signature_name": "", "version": str(version)},
             "metadata": {"signature_def": {"signature_def": {
                 k: signature_def(fn) for k, fn in sorted(signatures.items())}}}}
+    if classes:
+        body["metadata"]["gmcml_tf"] = classes
+    return body
 
 
 def _b64(value, where: str) -> bytes:

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from tfrecords_tools.categories import CATEGORIES
 
 
-def write_projector(model, val_batches, logdir: str | Path, limit: int = 1000) -> int:
-    """Descriptors of the first `limit` val images; returns how many were written."""
+def write_projector(model, val_batches, logdir: str | Path, class_names, limit: int = 1000) -> int:
+    """Descriptors of the first `limit` val images, labelled with `class_names`; returns how
+    many were written."""
     from tensorboard.plugins import projector
     logdir = Path(logdir) / "projector"
     descriptors, labels = [], []
@@ -31,7 +31,7 @@ def write_projector(model, val_batches, logdir: str | Path, limit: int = 1000) -
     lab = np.concatenate(labels)[:limit]
     logdir.mkdir(parents=True, exist_ok=True)
     (logdir / "projector_metadata.tsv").write_text(
-        "".join(f"{CATEGORIES[int(i)]}\n" for i in lab))
+        "".join(f"{_tsv(class_names[int(i)])}\n" for i in lab), encoding="utf-8")
     variable = tf.Variable(emb, name="descriptors")
     tf.train.Checkpoint(embedding=variable).save(str(logdir / "embedding.ckpt"))
     config = projector.ProjectorConfig()
@@ -40,3 +40,8 @@ def write_projector(model, val_batches, logdir: str | Path, limit: int = 1000) -
     e.metadata_path = "projector_metadata.tsv"
     projector.visualize_embeddings(str(logdir), config)
     return len(emb)
+
+
+def _tsv(name: str) -> str:
+    """A class name as one TSV cell (the projector splits on tabs and newlines)."""
+    return " ".join(name.split())

@@ -55,7 +55,10 @@ def build_model(cfg: ExperimentConfig):
     from gmcml_tf.models.gmcml import GMCML
     n, t = cfg.train.noise, cfg.train
     # the model section is GMCML's own arguments, name for name; the rest come from train:
-    return GMCML(**dataclasses.asdict(cfg.model), noise=n.enabled, noise_alpha=n.alpha,
+    model = dataclasses.asdict(cfg.model)
+    if model["num_classes"] is None:  # built without data (benchmarks): the preset's 12
+        model["num_classes"] = 12
+    return GMCML(**model, noise=n.enabled, noise_alpha=n.alpha,
                  noise_beta=n.beta, m_noise=n.m_noise, noise_ratios_from=n.ratios_from,
                  seed=t.seed, kl_warmup_steps=t.kl.warmup_steps,
                  free_bits=t.kl.free_bits, label_smoothing=t.label_smoothing, name="gmcml")
@@ -144,12 +147,13 @@ def fit(cfg: ExperimentConfig, workdir: str | Path | None = None, show_progress:
                               lambda line: print(f"gmcml-tf: warning: {line}", file=sys.stderr))
         dataset_fn = functools.partial(_default_dataset_fn(), skip_corrupt=cfg.train.skip_corrupt)
         guard = corrupt_records_named(data_dir)
+    cfg, classes = _with_classes(cfg, data_dir)
     previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(cfg.train.precision)
     try:
         with guard, _op_determinism(cfg.train.deterministic), contextlib.ExitStack() as held:
             summary = _fit(cfg, workdir, data_dir, dataset_fn, show_progress,
-                           _train_records(data_dir, checked), held)
+                           _train_records(data_dir, checked), held, classes)
     finally:
         keras.mixed_precision.set_global_policy(previous)
     summary["skipped_shards"] = sum(c["skipped"] for c in (checked or {}).values())
@@ -188,7 +192,32 @@ def _train_records(data_dir: Path, checked: dict | None) -> int | None:
         return None
 
 
-def _fit(cfg, workdir, data_dir, dataset_fn, show_progress, train_records, held):
+def _with_classes(cfg: ExperimentConfig, data_dir: Path):
+    """`cfg` with model.num_classes taken from the shards' class list (and that list), or a
+    ConfigError when the config asks for another count. Without a manifest (a stand-in
+    dataset_fn): the preset."""
+    from gmcml_tf.data.shards import read_classes
+    from tfrecords_tools.classes import pascal3d
+    classes = read_classes(data_dir) if (data_dir / "manifest.json").is_file() else pascal3d()
+    n = cfg.model.num_classes
+    if n is None:
+        cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, num_classes=len(classes)))
+    elif n != len(classes) and classes.preset is None:
+        raise ConfigError(f"model.num_classes: {n}, but the shards in {data_dir} hold {len(classes)} "
+                          f"classes ({', '.join(classes.names[:6])}{'...' if len(classes) > 6 else ''}); "
+                          "leave the key out to take the count from the data")
+    return cfg, classes
+
+
+def _write_classes(classes, data_dir: Path, out: Path) -> None:
+    """The class list in the run folder: evaluate, export, serve and predict read it."""
+    from gmcml_tf.data.shards import val_split_note
+    note = val_split_note(data_dir) if (data_dir / "manifest.json").is_file() else ""
+    write_json_atomic(out / "classes.json", {"preset": classes.preset, "classes": classes.to_manifest(),
+                                             "data": str(data_dir), "val_split": note})
+
+
+def _fit(cfg, workdir, data_dir, dataset_fn, show_progress, train_records, held, classes):
     import keras
     import numpy as np
     import tensorflow as tf
@@ -199,6 +228,10 @@ def _fit(cfg, workdir, data_dir, dataset_fn, show_progress, train_records, held)
     out = distribute.start(worker, workdir)  # workdir on the chief, a temp dir on the others
     held.enter_context(folder_lock.hold(out))  # a second fit into the same folder is refused
     _write_config(cfg, out)
+    _write_classes(classes, data_dir, out)
+    if show_progress and worker.is_chief and classes.preset is None:
+        print(f"{len(classes)} classes from {data_dir}: {', '.join(classes.names[:12])}"
+              f"{', ...' if len(classes) > 12 else ''}")
     with strategy.scope():
         model = build_model(cfg)
         optimizer = make_optimizer(t)
@@ -303,7 +336,7 @@ def _fit(cfg, workdir, data_dir, dataset_fn, show_progress, train_records, held)
     writer.close()
     if worker.is_chief and val is not None:
         from gmcml_tf.training.projector import write_projector
-        write_projector(model, val, out / "tensorboard")
+        write_projector(model, val, out / "tensorboard", classes.names)
     distribute.finish(worker, workdir)
     if val_accuracy is None and history["eval"]:
         val_accuracy = history["eval"][-1]["accuracy"]

@@ -28,7 +28,7 @@ class ModelConfig:
     classifier: str = "zigzagnet"         # zigzagnet | squeezenet | alexnet_small
     classifier_input: str = "concat"      # concat: 6-ch [O, M'] | rgb: O alone
     image_size: int = 64                  # input of both nets (data resized to this)
-    num_classes: int = 12
+    num_classes: int | None = None        # None: the class count of the shards (fit resolves it)
     recon_filters: list[int] = dataclasses.field(default_factory=lambda: [64, 64, 64, 128, 128])
     latent_dim: int = 32
     hidden_dim: int = 128
@@ -47,7 +47,8 @@ class ModelConfig:
             raise ConfigError(f"{p}.classifier_input: 'concat' needs a reconstruction net "
                               f"({p}.recon is 'none'; use classifier_input: rgb)")
         check_range(f"{p}.image_size", self.image_size, 16, 1024)
-        check_range(f"{p}.num_classes", self.num_classes, 2)
+        if self.num_classes is not None:
+            check_range(f"{p}.num_classes", self.num_classes, 2)
         if not self.recon_filters or min(self.recon_filters) < 1:
             raise ConfigError(f"{p}.recon_filters: need a non-empty list of positive widths")
         check_range(f"{p}.latent_dim", self.latent_dim, 1)

@@ -7,7 +7,9 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from tfrecords_tools.categories import CATEGORIES
+import json
+
+from tfrecords_tools.classes import ClassList, pascal3d
 from tfrecords_tools.errors import UserError
 
 
@@ -20,10 +22,29 @@ class Run:
     path: Path
     config: object          # gmcml_tf.config.ExperimentConfig
     model: object           # gmcml_tf.models.GMCML
-    class_names: list[str]
+    classes: ClassList
     fit: str = "stretch"    # how photos are fitted to the square input
     flip: bool = False      # scores averaged with the mirror image
     summary: dict | None = None  # set by gmcml_tf.api.fit: what training returned
+    val_split: str = ""     # how the render's val split was made, in words
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.classes.names)
+
+
+def read_run_classes(path: Path, num_classes: int) -> tuple[ClassList, str]:
+    """The run's classes.json, or for runs made before it existed the first `num_classes`
+    of the PASCAL3D+ preset (their labels were indices into it)."""
+    f = path / "classes.json"
+    if not f.is_file():
+        p = pascal3d()
+        return ClassList(p.names[:num_classes], p.colors[:num_classes], p.preset), ""
+    try:
+        d = json.loads(f.read_text())
+        return ClassList.from_manifest(d["classes"], d.get("preset")), d.get("val_split", "")
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise RunError(f"{f}: unreadable class list ({e})") from None
 
 
 def load_run(workdir: str | Path, load_model: bool = True) -> Run:
@@ -43,4 +64,8 @@ def load_run(workdir: str | Path, load_model: bool = True) -> Run:
         import keras
         import gmcml_tf.models.gmcml  # noqa: F401  (registers the serialisable classes)
         model = keras.models.load_model(model_path, compile=False)
-    return Run(path, cfg, model, list(CATEGORIES[: cfg.model.num_classes]), cfg.eval.fit, cfg.eval.flip)
+    classes, note = read_run_classes(path, cfg.model.num_classes or 12)
+    if len(classes) != (cfg.model.num_classes or len(classes)):
+        raise RunError(f"{path / 'classes.json'}: {len(classes)} classes, but the model has "
+                       f"{cfg.model.num_classes} outputs")
+    return Run(path, cfg, model, classes, cfg.eval.fit, cfg.eval.flip, val_split=note)
