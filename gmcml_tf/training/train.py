@@ -232,6 +232,9 @@ def _fit(cfg, workdir, data_dir, dataset_fn, show_progress, train_records, held,
     if show_progress and worker.is_chief and classes.preset is None:
         print(f"{len(classes)} classes from {data_dir}: {', '.join(classes.names[:12])}"
               f"{', ...' if len(classes) > 12 else ''}")
+    if show_progress and worker.is_chief and t.evaluate and (data_dir / "manifest.json").is_file():
+        from gmcml_tf.data.shards import val_split_note
+        print(f"synthetic val: the {data_dir.name} renders' {val_split_note(data_dir)}")
     with strategy.scope():
         model = build_model(cfg)
         optimizer = make_optimizer(t)
