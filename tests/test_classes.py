@@ -13,7 +13,7 @@ from conftest import REPO, smoke_config
 from tfrecords_tools import categories
 from tfrecords_tools.classes import (ClassError, ClassList, key, palette, pascal3d, portable_problem,
                                      resolve, separation)
-from tfrecords_tools.meshes import SourceError, open_source
+from tfrecords_tools.meshes import open_source
 
 
 def _mesh(path):
@@ -67,6 +67,7 @@ def test_the_palette_is_deterministic_far_apart_and_keeps_the_authors_colours():
     sep = separation(p)
     assert sep["min_delta_e"] >= 20                # measured 22.5 (docs/method.md §1)
     assert separation(pascal3d().colors)["min_delta_e"] < sep["min_delta_e"]
+    assert len(set(palette([f"c{i}" for i in range(1000)]))) == 1000   # a finer grid past 200
     mixed = palette(["car", "mug", "drill"])
     assert mixed[0] == categories.PALETTE[5]
     lab = separation([mixed[0], mixed[1]])["min_delta_e"]

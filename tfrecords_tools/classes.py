@@ -210,7 +210,8 @@ def palette(names: list[str]) -> tuple[tuple[float, float, float], ...]:
     todo = [i for i, c in enumerate(colors) if c is None]
     if not todo:
         return tuple(colors)
-    cands = _candidates()
+    # 17 levels a channel give ~800 rays; larger lists need a finer grid to stay distinct
+    cands = _candidates(17 if len(todo) <= 200 else 2 * int(np.ceil(np.sqrt(len(todo)))) + 1)
     lab = _srgb_to_lab(cands)
     taken = [np.asarray(c) / max(c) for c in colors if c is not None]
     if taken:

@@ -109,6 +109,16 @@ def cmd_bench_render(args) -> int:
     return emit_json(result, args.json)
 
 
+def cmd_bench_categories(args) -> int:
+    from gmcml_tf.bench.categories import bench_categories
+    from gmcml_tf.config import FIT_SECTIONS, load_config
+    rcfg = load_config(args.config, list(args.set or []), short=("render",)).render
+    fcfg = load_config(args.fit_config, [f"train.seed={args.seed}"], short=FIT_SECTIONS)
+    counts = tuple(int(c) for c in args.counts.split(","))
+    result = bench_categories(rcfg, fcfg, counts=counts, models=args.models, steps=args.steps, keep=args.keep)
+    return emit_json(result, args.json)
+
+
 def add_commands(sub) -> None:
     r = sub.add_parser("render", help="render 3D models into paired RGB/mask/depth TFRecord shards")
     r.add_argument("--config", help="YAML config (configs/*.yaml); defaults if omitted")
@@ -157,3 +167,15 @@ def add_bench(bench) -> None:
     br.add_argument("--set", action="append", metavar="KEY=VALUE")
     br.add_argument("--json", help="also write the result here")
     br.set_defaults(func=cmd_bench_render)
+    bc = bench.add_parser("categories", help="render and fit time, and palette separation, against the "
+                                             "number of classes")
+    bc.add_argument("--config", default="configs/quickstart.yaml", help="render section")
+    bc.add_argument("--fit-config", default="configs/gm_cml.yaml", help="model and train sections")
+    bc.add_argument("--counts", default="2,5,12,40", help="class counts, comma-separated")
+    bc.add_argument("--models", type=positive_int, default=3, help="models per class")
+    bc.add_argument("--steps", type=positive_int, default=60, help="training steps per fit")
+    bc.add_argument("--seed", type=int, default=0)
+    bc.add_argument("--keep", help="write libraries, shards and runs here instead of a temporary folder")
+    bc.add_argument("--set", action="append", metavar="KEY=VALUE", help="render overrides")
+    bc.add_argument("--json", help="also write the result here")
+    bc.set_defaults(func=cmd_bench_categories)

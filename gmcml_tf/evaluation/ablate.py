@@ -216,20 +216,28 @@ def _ablate(configs, data, photos, out: Path, seeds, restrict_to_present, overri
 
 
 def _write_table(rows: dict, data, photos, out: Path, seeds, restrict_to_present) -> dict:
-    from gmcml_tf.data.shards import read_classes, read_manifest, val_split_note
-    classes = read_classes(data)
-    val = read_manifest(data).get("splits", {}).get("val", {})
-    majority = max(val.get("per_category", {}).values(), default=0) / max(val.get("records", 0), 1)
     table = {"data": str(data), "photos": getattr(photos, "source", None), "seeds": seeds,
-             "restrict_to_present": restrict_to_present, "rows": rows,
-             "classes": list(classes.names), "chance": 1 / len(classes),
-             "majority_share_val": round(majority, 4), "val_split": val_split_note(data)}
+             "restrict_to_present": restrict_to_present, "rows": rows, **_render_facts(data)}
     write_json_atomic(out / "table.json", table)
     md = out / "table.md"
     md.write_text(markdown(table))
     from gmcml_tf.evaluation.plots import ablation_bars
     png = ablation_bars(rows, out / "table.png")
     return {"table_json": str(out / "table.json"), "table_md": str(md), "table_png": png, **table}
+
+
+def _render_facts(data) -> dict:
+    """The render's classes, chance (1/N), the largest class's share of the val renders and
+    how val was split; empty when its manifest is gone (--table-only after a clean-up)."""
+    from gmcml_tf.data.shards import DataError, read_classes, read_manifest, val_split_note
+    try:
+        classes, m = read_classes(data), read_manifest(data)
+    except DataError:
+        return {"classes": None, "chance": None}
+    val = m.get("splits", {}).get("val", {})
+    majority = max(val.get("per_category", {}).values(), default=0) / max(val.get("records", 0), 1)
+    return {"classes": list(classes.names), "chance": 1 / len(classes),
+            "majority_share_val": round(majority, 4), "val_split": val_split_note(data)}
 
 
 def _audit(data, out: Path, base: list[str], seeds: int) -> dict:
@@ -278,11 +286,13 @@ def markdown(table: dict) -> str:
         cells = [_cell(row.get(k), k.endswith("accuracy")) for k, _ in COLUMNS]
         n = max((len(v["values"]) for v in row.values() if v), default=0)
         lines.append(f"| {name} | {n} | " + " | ".join(cells) + " |")
-    n = len(table.get("classes") or []) or round(1 / table["chance"])
-    majority = (f"; the largest class holds {100 * table['majority_share_val']:.1f}% of the val renders "
-                "(what always guessing it scores: the audit row's bar)" if table.get("majority_share_val") else "")
+    if table.get("chance"):
+        chance = (f"; {len(table['classes'])}-way chance = {100 * table['chance']:.1f}%; the largest class holds "
+                  f"{100 * table['majority_share_val']:.1f}% of the val renders (always guessing it "
+                  f"scores that: the background audit should stay near it). Synthetic val: {table['val_split']}")
+    else:
+        chance = f" (no manifest at {table['data']}: chance not known)"
     return "\n".join([
-        f"Accuracies in % as mean ± std over the seeds run; {n}-way chance = {100 * table['chance']:.1f}%"
-        f"{majority}. Synthetic val: {table.get('val_split', 'split by model')}.",
+        f"Accuracies in % as mean ± std over the seeds run{chance}.",
         f"Renders: `{table['data']}`; real photos: `{table['photos']}`"
         f"{' (argmax over present classes)' if table['restrict_to_present'] else ''}.", "", *lines, ""])
