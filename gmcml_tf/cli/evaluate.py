@@ -1,6 +1,7 @@
 """`gmcml-tf evaluate | ablate | demo`: argument parsing for the synthetic -> real commands."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from gmcml_tf.cli.common import FIT_METAVAR, fit_mode, positive_int
@@ -75,6 +76,30 @@ def cmd_ablate(args) -> int:
     return 0
 
 
+def cmd_report_summarize(args) -> int:
+    from gmcml_tf.evaluation.report import RESULTS, map_paths, summarize, write_summary
+    s = summarize(args.workdir, args.table, args.row, args.eval, args.fit_seconds, args.note or "")
+    s = map_paths(s, dict(item.split("=", 1) for item in args.path_map or []))
+    out = args.out or RESULTS / args.table / f"{Path(args.workdir).name}.json"
+    print(f"wrote {write_summary(s, out)}")
+    return 0
+
+
+def cmd_report_build(args) -> int:
+    from gmcml_tf.evaluation.report import build
+    paths = build(args.results, check=args.check)
+    if args.check:
+        if paths:
+            print(f"gmcml-tf: error: {', '.join(paths)} differ from what the JSON gives; run "
+                  "gmcml-tf report build", file=sys.stderr)
+            return 1
+        print("results markdown is up to date")
+        return 0
+    for p in paths:
+        print(f"wrote {p}")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from gmcml_tf.demo import demo, print_summary
     result = demo(workdir=args.workdir, data=args.data, photos=args.photos, export_to=args.export,
@@ -133,6 +158,24 @@ def add_commands(sub) -> None:
                    help="fit nothing: the table of the rows finished under OUT, each with its own number of "
                         "seeds (e.g. after an interruption, or seeds run apart)")
     a.set_defaults(func=cmd_ablate)
+
+    rp = sub.add_parser("report", help="results tables from run summaries (docs/results)").add_subparsers(
+        dest="report_command", required=True)
+    rs = rp.add_parser("summarize", help="a small JSON summary of an evaluated run")
+    rs.add_argument("workdir", help="a `gmcml-tf fit` run folder, evaluated")
+    rs.add_argument("--table", required=True, help="which results table (a folder of docs/results)")
+    rs.add_argument("--row", required=True, help="the row label; seeds of one label are one row")
+    rs.add_argument("--eval", help="the evaluation JSON (default RUN/evaluation/real.json)")
+    rs.add_argument("--fit-seconds", type=float, help="fit wall time, for runs whose history lacks it")
+    rs.add_argument("--note", help="a line printed under the table for this row")
+    rs.add_argument("--out", help="default docs/results/TABLE/RUN_NAME.json")
+    rs.add_argument("--path-map", action="append", metavar="OLD=NEW",
+                    help="record paths starting with OLD as NEW (a scratch folder as the docs' path)")
+    rs.set_defaults(func=cmd_report_summarize)
+    rb = rp.add_parser("build", help="write docs/results/<table>.md from the summaries")
+    rb.add_argument("--results", default="docs/results")
+    rb.add_argument("--check", action="store_true", help="fail if the committed markdown differs")
+    rb.set_defaults(func=cmd_report_build)
 
     d = sub.add_parser("demo", help="render the embedded default, train GM-CML, evaluate, export")
     d.add_argument("--workdir", default="runs/gm_cml")

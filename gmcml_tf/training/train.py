@@ -329,6 +329,8 @@ def _fit(cfg, workdir, data_dir, dataset_fn, show_progress, train_records, held,
         ckpt.epoch.assign(0)
         manager.save(checkpoint_number=int(optimizer.iterations.numpy()))
         write_json_atomic(out / "history.json", history)
+    history["fit_seconds"] = round(history.get("fit_seconds", 0.0) + time.perf_counter() - t0, 1)
+    write_json_atomic(out / "history.json", history)  # the fit's wall time, resumed sessions summed
     writer.flush()
     if worker.is_chief and history["curve"]:
         from gmcml_tf.evaluation.plots import training_curves
