@@ -109,8 +109,8 @@ def table_markdown(name: str, summaries: list[dict]) -> str:
     lines = [HEADER, "", f"# Results: {name.replace('_', ' ')}", "",
              f"CPU: {'; '.join(cpus)}. Percentages; mean ± std over the seeds listed. \"present\": "
              "argmax over the classes the photos have; \"all\": over every class of the model.", "",
-             "| row | seeds | mean per-class, present | mean per-class, all | accuracy, present | "
-             "synthetic val | per seed (present mean per-class) | per class (first seed) | fit min | classes | val split |",
+             "| row | seeds | mean per-class, present | mean per-class, all | accuracy, present | synthetic val "
+             "| per seed (present mean per-class) | per class (first seed) | fit min | classes | val split |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for label, group in rows.items():
         group = sorted(group, key=lambda s: s["seed"])
@@ -121,7 +121,8 @@ def table_markdown(name: str, summaries: list[dict]) -> str:
             f"| {label} | {', '.join(str(g['seed']) for g in group)} "
             f"| {_mean_std([x['present_mean_per_class'] for x in m])} "
             f"| {_mean_std([x['mean_per_class'] for x in m])} "
-            f"| {_mean_std([x['present_accuracy'] for x in m])} | {_mean_std([x['synthetic_val_accuracy'] for x in m])} "
+            f"| {_mean_std([x['present_accuracy'] for x in m])} "
+            f"| {_mean_std([x['synthetic_val_accuracy'] for x in m])} "
             f"| {' / '.join(_pct(x['present_mean_per_class']) for x in m)} | {per_class} "
             f"| {', '.join(f'{f / 60:.1f}' for f in fits) or '–'} | {len(group[0]['data']['classes'])} "
             f"| {group[0]['data']['val_split'] or 'by model'} |")
