@@ -46,8 +46,12 @@ def test_table_from_finished_runs(tmp_path):
     assert rows["gm_cml"]["synthetic_val_accuracy"]["mean"] == 0.6
     assert abs(rows["gm_cml"]["synthetic_val_accuracy"]["std"] - 0.1414) < 1e-3
     md = markdown({"rows": rows, "data": "d", "photos": "p", "restrict_to_present": False,
-                   "chance": 1 / 12})
+                   "classes": ["jet", "moped", "desk chair"], "chance": 1 / 3, "majority_share_val": 0.4,
+                   "val_split": "val split by model"})
     assert "| gm_cml | 2 | 60.0 ± 14.1 | – |" in md
+    assert "3-way chance = 33.3%; the largest class holds 40.0% of the val renders" in md
+    assert "chance not known" in markdown({"rows": rows, "data": "d", "photos": "p",
+                                           "restrict_to_present": False, "chance": None})
     from PIL import Image
 
     from gmcml_tf.evaluation.plots import ablation_bars
