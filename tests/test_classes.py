@@ -167,3 +167,26 @@ def test_old_renders_and_runs_read_as_the_preset(smoke_render, tmp_path):
     classes, note = read_run_classes(fixture, 12)
     assert classes.names == categories.CATEGORIES and note == ""
     assert ClassList.from_manifest(pascal3d().to_manifest()).names == categories.CATEGORIES
+
+
+def test_a_category_whose_meshes_all_fail_leaves_one_class_and_the_render_writes_nothing(tmp_path, capsys):
+    from gmcml_tf.cli.main import main
+    _mesh(tmp_path / "lib/mug/a.ply")
+    _mesh(tmp_path / "lib/mug/b.ply")
+    (tmp_path / "lib/drill").mkdir(parents=True)
+    (tmp_path / "lib/drill/broken.obj").write_text("v 0 0 0\nf 1 1 1\n")   # no usable face
+    out = tmp_path / "out"
+    assert main(["render", "--config", str(REPO / "configs/smoke.yaml"), "--meshes", str(tmp_path / "lib"),
+                 "--out", str(out), "--no-progress", "--workers", "1", "--set", "backgrounds=none"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "only 1 category had a readable mesh (mug)" in err
+    assert "nothing was written" in err and not out.exists()
+
+
+def test_the_confusion_figure_stays_legible_at_40_classes(tmp_path):
+    from PIL import Image
+    from gmcml_tf.evaluation.plots import confusion
+    m = np.eye(40, dtype=int) * 9 + 1
+    path = confusion(m.tolist(), [f"part {i:02d}" for i in range(40)], tmp_path / "c.png", "40 classes")
+    with Image.open(path) as im:
+        assert im.size[0] >= 40 * 30 and im.size[1] >= 40 * 30   # at least 30 px a class
