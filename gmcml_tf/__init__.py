@@ -7,7 +7,7 @@ arXiv 1705.08590). The Python API (`gmcml_tf.api`) is importable from here:
 Attributes load on first use, so `import gmcml_tf` stays light (no TensorFlow).
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = ["render", "fit", "load_run", "evaluate", "export", "Run"]
 
 

@@ -58,9 +58,9 @@ def test_corruption_is_detected_by_crc(tmp_path):
         list(schema.read_records(path))
 
 
-def test_readme_feature_table_matches_schema():
-    """The README documents every feature key with its type; drift would mislead users."""
+def test_docs_feature_table_matches_schema():
+    """docs/rendering.md documents every feature key with its type; drift would mislead users."""
     from tfrecords_tools.schema import FEATURES
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[1] / "docs" / "rendering.md").read_text()
     for key, (kind, description) in FEATURES.items():
         assert f"| `{key}` | {kind} | {description} |" in readme, key

@@ -87,16 +87,15 @@ def cmd_report_summarize(args) -> int:
 
 def cmd_report_build(args) -> int:
     from gmcml_tf.evaluation.report import build
-    paths = build(args.results, check=args.check)
+    paths = build(args.root, check=args.check)
     if args.check:
         if paths:
-            print(f"gmcml-tf: error: {', '.join(paths)} differ from what the JSON gives; run "
-                  "gmcml-tf report build", file=sys.stderr)
+            print(f"gmcml-tf: error: the results blocks of {', '.join(paths)} differ from what the JSON "
+                  "gives; run gmcml-tf report build", file=sys.stderr)
             return 1
-        print("results markdown is up to date")
+        print("results blocks are up to date")
         return 0
-    for p in paths:
-        print(f"wrote {p}")
+    print("\n".join(f"rewrote the results blocks of {p}" for p in paths) or "results blocks were up to date")
     return 0
 
 
@@ -172,8 +171,8 @@ def add_commands(sub) -> None:
     rs.add_argument("--path-map", action="append", metavar="OLD=NEW",
                     help="record paths starting with OLD as NEW (a scratch folder as the docs' path)")
     rs.set_defaults(func=cmd_report_summarize)
-    rb = rp.add_parser("build", help="write docs/results/<table>.md from the summaries")
-    rb.add_argument("--results", default="docs/results")
+    rb = rp.add_parser("build", help="fill the results blocks of README.md and docs/*.md from docs/results")
+    rb.add_argument("--root", default=".", help="the repository (default: the current folder)")
     rb.add_argument("--check", action="store_true", help="fail if the committed markdown differs")
     rb.set_defaults(func=cmd_report_build)
 

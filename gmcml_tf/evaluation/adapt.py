@@ -13,7 +13,6 @@ of the batch statistics (momentum (k - 1) / k at batch k), so each photo counts 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 from pathlib import Path
@@ -21,10 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from gmcml_tf.evaluation.real_photos import PHOTO_SUFFIXES, PhotoError
-from gmcml_tf.training.workdir import load_run
+from gmcml_tf.training.workdir import ADAPT_FILE, load_run
 from tfrecords_tools.writer import write_json_atomic
 
-ADAPT_FILE = "adapt.json"
 
 
 def list_photos(folder: str | Path) -> list[str]:
@@ -116,9 +114,3 @@ def adapt(workdir: str | Path, photos: str | Path, out: str | Path, batch_size: 
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return {**record, "workdir": str(out)}
-
-
-def adaptation_of(run_path: str | Path) -> dict | None:
-    """The adapt.json of an adapted run folder, None for a trained one."""
-    path = Path(run_path) / ADAPT_FILE
-    return json.loads(path.read_text()) if path.is_file() else None

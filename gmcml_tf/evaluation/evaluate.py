@@ -178,7 +178,7 @@ def evaluate(run, photos: PhotoSet, *, gallery_dir: str | None = None,
     if not restrict_to_present:  # also the paper-like view: every test class present
         r = classification_metrics(y_true, restrict(res["logits"], present).argmax(1), run.class_names)
         result["present_classes_only"] = {k: r[k] for k in ("accuracy", "mean_per_class_accuracy")}
-    from gmcml_tf.evaluation.adapt import adaptation_of
+    from gmcml_tf.training.workdir import adaptation_of
     adapted = adaptation_of(run.path)
     if adapted:  # batch norms fitted to a photo folder: say so beside every number
         result["transductive"] = adapted

@@ -13,6 +13,15 @@ from tfrecords_tools.classes import ClassList, pascal3d
 from tfrecords_tools.errors import UserError
 
 
+ADAPT_FILE = "adapt.json"   # written by gmcml-tf adapt into the run folder it makes
+
+
+def adaptation_of(run_path: str | Path) -> dict | None:
+    """The adapt.json of an adapted run folder (gmcml_tf.evaluation.adapt), None for a trained one."""
+    path = Path(run_path) / ADAPT_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 class RunError(UserError):
     """The folder is not a finished run; the message names the missing file."""
 

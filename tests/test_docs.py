@@ -1,0 +1,72 @@
+"""The README and docs/ as a reader meets them: links that resolve, pages that say what they
+cover, a short README, and results tables that are what their JSON gives."""
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+
+from conftest import REPO
+
+PAGES = [REPO / "README.md", REPO / "CHANGELOG.md", *sorted((REPO / "docs").glob("*.md"))]
+_LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor of a heading: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"[`*_]", "", heading.strip().lower())
+    text = "".join(c for c in text if c.isalnum() or c in " -" or unicodedata.category(c).startswith("L"))
+    return text.replace(" ", "-")
+
+
+def _anchors(path) -> set[str]:
+    return {_slug(m.group(1)) for m in re.finditer(r"(?m)^#+ (.+)$", path.read_text())}
+
+
+def test_every_relative_link_and_anchor_resolves():
+    broken = []
+    for page in PAGES:
+        for target in _LINK.findall(page.read_text()):
+            if re.match(r"[a-z]+:", target):        # http(s), mailto
+                continue
+            file, _, anchor = target.partition("#")
+            dest = (page.parent / file).resolve() if file else page
+            if not dest.exists():
+                broken.append(f"{page.name}: {target}")
+            elif anchor and dest.suffix == ".md" and anchor not in _anchors(dest):
+                broken.append(f"{page.name}: {target} (no such heading)")
+    assert not broken, broken
+
+
+def test_the_readme_is_short_and_each_docs_page_says_what_it_covers():
+    assert len((REPO / "README.md").read_text().splitlines()) <= 300
+    for page in sorted((REPO / "docs").glob("*.md")):
+        lines = page.read_text().splitlines()
+        assert lines[0].startswith("# "), page.name
+        first = next(line for line in lines[1:] if line.strip())
+        assert not first.startswith(("#", "|", "```", "<!--")), f"{page.name} opens without a sentence"
+
+
+def test_the_results_blocks_are_what_their_json_gives():
+    from gmcml_tf.evaluation.report import build
+    assert build(REPO, check=True) == []
+
+
+def test_a_summary_table_is_the_mean_and_spread_of_its_seeds(tmp_path):
+    from gmcml_tf.evaluation.report import build, table_markdown
+    def summary(seed, value):
+        return {"table": "t", "row": "mine, GM-CML", "note": "", "seed": seed,
+                "data": {"classes": ["a", "b"], "val_split": ""},
+                "photos": {"source": "p", "n": 10, "fit": "stretch"},
+                "metrics": {"present_mean_per_class": value, "mean_per_class": value, "present_accuracy": value,
+                            "per_class": {"a": 1.0, "b": 0.0}, "synthetic_val_accuracy": 0.9},
+                "fit_seconds": 60.0, "machine": {"processor": "cpu", "flags": ["avx512f"]}}
+    md = table_markdown("t", [summary(1, 0.7), summary(0, 0.5)])
+    assert "| mine, GM-CML | 0, 1 | **60.0 ± 14.1** |" in md and "| 50.0 / 70.0 |" in md
+    (tmp_path / "docs/results/t").mkdir(parents=True)
+    for seed, value in ((0, 0.5), (1, 0.7)):
+        (tmp_path / f"docs/results/t/s{seed}.json").write_text(json.dumps(summary(seed, value)))
+    (tmp_path / "README.md").write_text("x\n<!-- results:t -->\nstale\n<!-- /results -->\ny\n")
+    assert build(tmp_path, check=True) == [str(tmp_path / "README.md")]
+    build(tmp_path)
+    assert build(tmp_path, check=True) == [] and "60.0 ± 14.1" in (tmp_path / "README.md").read_text()
