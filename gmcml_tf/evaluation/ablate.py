@@ -72,7 +72,8 @@ def _images_per_step(cfg) -> float:
     return sum(n * b for n, b in steps) / total if total else 0.0
 
 
-def train_and_evaluate(cfg, workdir: Path, photos, restrict_to_present: bool, dataset_fn=None) -> dict:
+def train_and_evaluate(cfg, workdir: Path, photos, restrict_to_present: bool, dataset_fn=None,
+                       show_progress: bool = False) -> dict:
     """Fit `cfg` into `workdir` (unless a finished fit there has its model and training), then
     evaluate it with `cfg.eval` on `photos`; the row is also written to workdir/ablation_row.json."""
     from gmcml_tf.evaluation.evaluate import evaluate_and_save
@@ -80,7 +81,8 @@ def train_and_evaluate(cfg, workdir: Path, photos, restrict_to_present: bool, da
     from gmcml_tf.training.workdir import load_run
     row = fitted_row(cfg, workdir)
     if row is None:
-        summary = fit(cfg, workdir, show_progress=False, dataset_fn=dataset_fn)
+        # fit's progress: a bar with an estimate on a terminal, a line per epoch in a log
+        summary = fit(cfg, workdir, show_progress=show_progress, dataset_fn=dataset_fn)
         row = {"synthetic_val_accuracy": summary["val_accuracy"], "model_mb": summary["model_mb"],
                "train_images_per_s": round(summary["steps"] * _images_per_step(cfg) / summary["seconds"], 1)
                if summary["seconds"] and not summary["resumed"] else None}
@@ -199,19 +201,22 @@ def _ablate(configs, data, photos, out: Path, seeds, restrict_to_present, overri
     specs = [(spec, *parse_row(spec)) for spec in configs]
     for _, name, row_overrides in specs:   # every config and override checked before any fit
         load_config(config_path(name), base + row_overrides, short=FIT_SECTIONS)
+    total, done = len(specs) * seeds + (seeds if audit else 0), 0
     for spec, name, row_overrides in specs:
         path = config_path(name)
         runs = []
         for seed in range(seeds):
+            done += 1
             cfg = load_config(path, base + row_overrides + [f"train.seed={seed}"], short=FIT_SECTIONS)
             workdir = out / row_folder(spec) / (f"seed-{seed}" if seeds > 1 else "")
             row = finished_row(cfg, workdir, photos, restrict_to_present)
-            print(f"[ablate] {spec} seed {seed} -> {workdir}{' (finished: row kept)' if row else ''}", flush=True)
-            runs.append(row or train_and_evaluate(cfg, workdir, photos, restrict_to_present))
+            print(f"[ablate] run {done}/{total}: {spec} seed {seed} -> {workdir}"
+                  f"{' (finished: row kept)' if row else ''}", flush=True)
+            runs.append(row or train_and_evaluate(cfg, workdir, photos, restrict_to_present, show_progress=True))
             write_hparams(out / "tensorboard", spec, seed, cfg, runs[-1])
         rows[spec] = {k: _mean_std([r.get(k) for r in runs]) for k, _ in COLUMNS}
     if audit:
-        rows["audit: backgrounds only"] = _audit(data, out, base, seeds)
+        rows["audit: backgrounds only"] = _audit(data, out, base, seeds, first=done + 1, total=total)
     return _write_table(rows, data, photos, out, seeds, restrict_to_present)
 
 
@@ -240,7 +245,7 @@ def _render_facts(data) -> dict:
             "majority_share_val": round(majority, 4), "val_split": val_split_note(data)}
 
 
-def _audit(data, out: Path, base: list[str], seeds: int) -> dict:
+def _audit(data, out: Path, base: list[str], seeds: int, first: int = 1, total: int | None = None) -> dict:
     """ZigzagNet alone, softmax on the pure backgrounds of the renders."""
     from gmcml_tf.evaluation.background_audit import dataset_fn_for
     from gmcml_tf.training.train_config import LossWeights
@@ -255,8 +260,9 @@ def _audit(data, out: Path, base: list[str], seeds: int) -> dict:
                                     losses=LossWeights(enc=0, gen=0, pair=0, tri=0, softmax=1))
         cfg.train.stages = [stage]
         workdir = out / AUDIT_FOLDER / (f"seed-{seed}" if seeds > 1 else "")
-        print(f"[ablate] background-leakage audit seed {seed} -> {workdir}", flush=True)
-        runs.append(train_and_evaluate(cfg, workdir, None, False, dataset_fn_for(data)))
+        print(f"[ablate] run {first + seed}/{total or seeds}: background-leakage audit seed {seed} -> {workdir}",
+              flush=True)
+        runs.append(train_and_evaluate(cfg, workdir, None, False, dataset_fn_for(data), show_progress=True))
     return {k: _mean_std([r.get(k) for r in runs]) for k, _ in COLUMNS}
 
 
