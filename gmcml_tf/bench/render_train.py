@@ -71,7 +71,8 @@ def bench_render(cfg: RenderConfig, views: int = 2000, workers: int = 0,
         cfg = dataclasses.replace(cfg, meshes=meshes)
     workers = workers or os.cpu_count() or 1
     source = open_source(cfg.meshes, up_axis=cfg.up_axis, max_triangles=cfg.max_triangles,
-                         procedural_per_category=cfg.procedural_per_category, seed=cfg.seed)
+                         procedural_per_category=cfg.procedural_per_category, seed=cfg.seed,
+                         categories=cfg.categories)
     models = source.models()
     per_model = -(-views // len(models))
     units = [Unit(ref, slot, 0) for ref in models for slot in range(per_model)][:views]

@@ -176,8 +176,29 @@ def glance_markdown(results: Path) -> str:
     return "\n".join(lines)
 
 
+def categories_markdown(bench: dict) -> str:
+    """`gmcml-tf bench categories` JSON as a table."""
+    m = bench["machine"]
+    lines = ["| classes | models | views | render s | ms a view (vs first) | fit s (vs first) | palette: min ΔE "
+             "| L_gen of the nearest wrong colour | mask pixels nearest own class | M' nearest own class (chance) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in bench["rows"]:
+        lines.append(f"| {r['classes']} | {r['models']} | {r['views']} | {r['render_s']} "
+                     f"| {r['render_ms_per_view']} ({r['render_ms_per_view_vs_first']}×) "
+                     f"| {r['fit_s']} ({r['fit_s_vs_first']}×) | {r['palette']['min_delta_e']} "
+                     f"| {r['palette']['min_rgb_sq']} | {100 * r['mask_pixels_nearest_own_class']:.2f} % "
+                     f"| {100 * r['reconstruction_nearest_own_class']:.1f} % ({100 * r['chance']:.1f} %) |")
+    lines += ["", f"<sub>From `docs/results/bench/categories.json`: {m['processor']}, {m['cpus']} cores "
+              f"({', '.join(m['flags'])}); {bench['models_per_class']} models a class, "
+              f"{bench['views_per_model']} views a model at {bench['size']} px, {bench['steps']} training steps "
+              "of configs/gm_cml.yaml per fit.</sub>"]
+    return "\n".join(lines)
+
+
 def render_block(name: str, results: Path) -> str:
     """The markdown of one `<!-- results:NAME -->` block."""
+    if name == "bench/categories":
+        return categories_markdown(_json(results / "bench" / "categories.json"))
     if name == "glance":
         return glance_markdown(results)
     if name.startswith("legacy/"):
