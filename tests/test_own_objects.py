@@ -144,6 +144,11 @@ def test_fit_evaluate_export_predict_and_serve_speak_the_library_names(rendered,
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "cats" in err and "Coffee Mug" in err and "--alias" in err
 
+    adapted = tmp_path / "adapted"
+    assert main(["adapt", "--workdir", str(run_dir), "--photos", str(photos), "--out", str(adapted),
+                 "--batch-size", "8"]) == 0
+    assert load_run(adapted).class_names == list(NAMES)
+
     base = tmp_path / "saved_models/own"
     assert main(["export", "--workdir", str(run_dir), "--out", str(base)]) == 0
     from gmcml_tf.serving.export import read_metadata

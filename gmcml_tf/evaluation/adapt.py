@@ -104,6 +104,8 @@ def adapt(workdir: str | Path, photos: str | Path, out: str | Path, batch_size: 
     tmp.mkdir(parents=True)
     try:
         shutil.copy2(run.path / "config.yaml", tmp / "config.yaml")
+        if (run.path / "classes.json").is_file():   # the run's class names go with it
+            shutil.copy2(run.path / "classes.json", tmp / "classes.json")
         run.model.save(tmp / "model.keras")
         record = {"adapted_from": str(run.path), "photos": str(photos), "images": seen,
                   "undecodable": len(paths) - seen, "fit": fit, "batch_size": batch_size,
