@@ -1,6 +1,7 @@
 """The trainer (`gmcml_tf.training.train.fit`) and `gmcml-tf fit`: workdir, resume, NaN guard, errors."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -70,7 +71,8 @@ def test_fit_writes_the_workdir_and_resumes_after_an_interrupt(tmp_path, monkeyp
         assert (wd / name).exists(), name
     steps = [c["step"] for c in history["curve"]]  # resumed: no step twice, none past the end
     assert steps == sorted(set(steps)) and steps[-1] <= 12 and "noise/r_cls" in history["curve"][0]
-    assert load_config(wd / "config.yaml").model == cfg.model  # the resolved config reloads
+    # the resolved config reloads, with the class count fit took from the data
+    assert load_config(wd / "config.yaml").model == dataclasses.replace(cfg.model, num_classes=12)
     tags = _tags(wd)
     assert set(METRIC_NAMES) | {"learning_rate", "reconstruction/O_M_Mpred"} <= tags, tags
     # TensorBoard's custom-scalars dashboard: loss terms together, R_rec / R_cls / Var ratio together
