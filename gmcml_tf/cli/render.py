@@ -67,8 +67,8 @@ def class_summary(m: dict) -> list[str]:
         out.append(f"val split by view for {len(by_view)} categories with one model "
                    f"({', '.join(c['name'] for c in by_view[:8])}): a held-out band of "
                    f"{by_view[0]['val_azimuths'][1]:g} deg of azimuth, views within "
-                   f"{by_view[0]['guard_degrees']:g} deg of it rendered for neither split; "
-                   "the other categories by model")
+                   f"{by_view[0]['guard_degrees']:g} deg of it rendered for neither split"
+                   + ("; the other categories by model" if len(by_view) < len(classes) else ""))
     empty = [c["name"] for c in classes if not sum(c.get("views", {}).values())]
     if empty and not info["preset"]:
         out.append(f"no views for: {', '.join(empty)} (no readable mesh; see skipped)")
