@@ -57,8 +57,10 @@ def val_split_note(data_dir: str | Path) -> str:
     if not by_view:
         return "val split by model (no model in both splits)"
     band = next(c for c in m["classes"] if c.get("split") == "view")["val_azimuths"][1]
-    return (f"val split by model, except {', '.join(by_view)}: by view (a held-out {band:g}-degree "
-            "band of azimuths of the same models)")
+    how = f"by view (a held-out {band:g}-degree band of azimuths of the same models)"
+    if len(by_view) == len(m["classes"]):
+        return f"val split {how} for every class"
+    return f"val split by model, except {', '.join(by_view)}: {how}"
 
 
 def list_shards(data_dir: str, split: str) -> list[str]:
