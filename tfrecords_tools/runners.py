@@ -60,6 +60,17 @@ def versions(packages: tuple[str, ...] = RENDER_PACKAGES) -> dict:
     return out
 
 
+def git_commit() -> str | None:
+    """The git commit of this code's checkout (None outside one, or without git), for run records."""
+    import subprocess
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True,
+                             cwd=Path(__file__).resolve().parent, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None
+
+
 def _check_out_dir(out: Path, cfg: RenderConfig) -> None:
     """Refuse to mix shards of two different renders in one folder."""
     stamp = out / "render_config.json"

@@ -18,10 +18,10 @@ from __future__ import annotations
 import json
 import re
 import statistics
-import subprocess
 from pathlib import Path
 
 from tfrecords_tools.errors import UserError
+from tfrecords_tools.runners import git_commit
 from tfrecords_tools.writer import write_bytes_atomic, write_json_atomic
 
 RESULTS = Path("docs/results")
@@ -40,15 +40,6 @@ def _json(path: Path) -> dict:
         raise ReportError(f"{path}: unreadable ({e})") from None
 
 
-def _commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True,
-                             cwd=Path(__file__).resolve().parent, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout.strip() or None
-
-
 def summarize(run_dir: str | Path, table: str, row: str, eval_json: str | Path | None = None,
               fit_seconds: float | None = None, note: str = "") -> dict:
     """The summary of one evaluated run (see the module text)."""
@@ -59,8 +50,13 @@ def summarize(run_dir: str | Path, table: str, row: str, eval_json: str | Path |
     history = _json(Path(run_dir) / "history.json")
     last = (history.get("eval") or [{}])[-1]
     present = ev.get("present_classes_only") or {}
-    manifest_path = Path(run.config.train.data) / "manifest.json"
-    manifest = _json(manifest_path) if manifest_path.is_file() else {}
+    data = Path(run.config.train.data)
+    for where in (data, Path(run_dir).resolve().parents[1] / data):  # as given, or beside runs/
+        if (where / "manifest.json").is_file():
+            manifest = _json(where / "manifest.json")
+            break
+    else:
+        manifest = {}
     cfg = run.config
     return {
         "table": table, "row": row, "note": note, "seed": cfg.train.seed,
@@ -83,7 +79,10 @@ def summarize(run_dir: str | Path, table: str, row: str, eval_json: str | Path |
             "per_class": {k: v["accuracy"] for k, v in (ev.get("per_class") or {}).items() if v.get("n")},
             "synthetic_val_accuracy": last.get("accuracy")},
         "fit_seconds": fit_seconds if fit_seconds is not None else history.get("fit_seconds"),
-        "machine": machine(), "commit": _commit(),
+        "machine": machine(),
+        # the code that trained (fit records it), else the checkout this summary was made in
+        "commit": history.get("commit") or git_commit(),
+        "commit_of": "the fit" if history.get("commit") else "the summary",
         "command": f"gmcml-tf fit --config {run_dir}/config.yaml --workdir {run_dir}; "
                    f"gmcml-tf evaluate --workdir {run_dir} --real {ev.get('source')}",
     }
@@ -161,19 +160,28 @@ def glance_markdown(results: Path) -> str:
     lines = ["| what was trained | 5-class mean per-class | all-class mean per-class |", "|---|---|---|",
              f"| 12 PASCAL3D+ classes: shared meshes + procedural models, 3 seeds | {strip(head[1])} "
              f"| {strip(head[2])} (12-way) |",
-             f"| the same, shared meshes alone, 3 seeds | {strip(alone[1])} | {strip(alone[2])} (12-way) |",
-             f"| `make demo`: procedural models only, GM-CML, one run | {demo[1]} | {demo[2]} (12-way) |"]
-    rows: dict[str, list[dict]] = {}
-    for p in sorted((results / "own_objects").glob("*.json")):
-        s = _json(p)
-        rows.setdefault(s["row"], []).append(s)
-    for label, group in rows.items():
+             f"| the same, shared meshes alone, 3 seeds | {strip(alone[1])} | {strip(alone[2])} (12-way) |"]
+    demos = [_json(p) for p in sorted((results / "demo").glob("*.json"))]
+    if not demos:
+        lines.append(f"| `make demo`: procedural models only, GM-CML, one run | {demo[1]} | {demo[2]} (12-way) |")
+    for prefix, group in ([("`make demo`: ", demos)] if demos else []) + [
+            ("own objects: ", g) for g in _by_row(results / "own_objects").values()]:
         m = [g["metrics"] for g in group]
         n = len(group[0]["data"]["classes"])
-        lines.append(f"| own objects: {label}, {len(group)} seed{'s' * (len(group) > 1)} "
+        runs = f"{len(group)} seed{'s' * (len(group) > 1)}" if prefix != "`make demo`: " else \
+            f"{len(group)} run{'s' * (len(group) > 1)}"
+        lines.append(f"| {prefix}{group[0]['row']}, {runs} "
                      f"| {strip(_mean_std([x['present_mean_per_class'] for x in m]))} "
                      f"| {strip(_mean_std([x['mean_per_class'] for x in m]))} ({n}-way) |")
     return "\n".join(lines)
+
+
+def _by_row(folder: Path) -> dict[str, list[dict]]:
+    rows: dict[str, list[dict]] = {}
+    for p in sorted(folder.glob("*.json")):
+        s = _json(p)
+        rows.setdefault(s["row"], []).append(s)
+    return rows
 
 
 def categories_markdown(bench: dict) -> str:

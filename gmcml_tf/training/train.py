@@ -39,7 +39,7 @@ import yaml
 
 from tfrecords_tools import folder_lock
 from tfrecords_tools.configlib import ConfigError
-from tfrecords_tools.runners import versions
+from tfrecords_tools.runners import git_commit, versions
 from tfrecords_tools.writer import write_json_atomic
 
 from gmcml_tf.training import distribute
@@ -330,6 +330,7 @@ def _fit(cfg, workdir, data_dir, dataset_fn, show_progress, train_records, held,
         manager.save(checkpoint_number=int(optimizer.iterations.numpy()))
         write_json_atomic(out / "history.json", history)
     history["fit_seconds"] = round(history.get("fit_seconds", 0.0) + time.perf_counter() - t0, 1)
+    history["commit"] = git_commit()   # the code that trained, for results summaries
     write_json_atomic(out / "history.json", history)  # the fit's wall time, resumed sessions summed
     writer.flush()
     if worker.is_chief and history["curve"]:
