@@ -66,7 +66,10 @@ def test_a_summary_table_is_the_mean_and_spread_of_its_seeds(tmp_path):
     (tmp_path / "docs/results/t").mkdir(parents=True)
     for seed, value in ((0, 0.5), (1, 0.7)):
         (tmp_path / f"docs/results/t/s{seed}.json").write_text(json.dumps(summary(seed, value)))
-    (tmp_path / "README.md").write_text("x\n<!-- results:t -->\nstale\n<!-- /results -->\ny\n")
+    (tmp_path / "README.md").write_text("x\n<!-- results:t -->\n<!-- /results -->\nkeep me\n"
+                                        "<!-- results:t -->\nstale\n<!-- /results -->\ny\n")
     assert build(tmp_path, check=True) == [str(tmp_path / "README.md")]
     build(tmp_path)
-    assert build(tmp_path, check=True) == [] and "60.0 ± 14.1" in (tmp_path / "README.md").read_text()
+    text = (tmp_path / "README.md").read_text()
+    assert build(tmp_path, check=True) == [] and text.count("60.0 ± 14.1") == 2
+    assert "keep me" in text and "stale" not in text       # a block never runs into the next
