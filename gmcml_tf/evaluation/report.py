@@ -15,6 +15,7 @@ is not what the JSON gives.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import statistics
@@ -60,6 +61,7 @@ def summarize(run_dir: str | Path, table: str, row: str, eval_json: str | Path |
     cfg = run.config
     return {
         "table": table, "row": row, "note": note, "seed": cfg.train.seed,
+        "config": json.loads(json.dumps(dataclasses.asdict(cfg))),   # the run's resolved config
         "model": {"recon": cfg.model.recon, "classifier": cfg.model.classifier,
                   "classifier_input": cfg.model.classifier_input, "noise": cfg.train.noise.enabled,
                   "image_size": cfg.model.image_size,
