@@ -24,7 +24,6 @@ import re
 from collections import defaultdict
 
 from . import categories
-from . import categories as _preset
 from .asset import MeshAsset
 from .classes import ClassList, key, pascal3d, preset_name, resolve
 from .errors import UserError
@@ -393,7 +392,7 @@ def open_source(spec: str, *, up_axis: str | None = None, max_triangles: int | N
     libraries = [p for p in parts if not isinstance(p, ProceduralSource)]
     where = _show(spec)
     if not libraries:      # the generator alone: the preset, or a selection of its 12
-        classes = resolve(list(_preset.CATEGORIES), categories, where) if categories else pascal3d()
+        classes = resolve(list(pascal3d().names), categories, where) if categories else pascal3d()
     else:
         found: list[str] = []
         for p in libraries:

@@ -179,9 +179,10 @@ def discard_if_empty(out: Path, manifest: dict, existed: bool) -> None:
     """A render in which no model loaded fails (SourceError) and leaves nothing behind:
     no empty shards, no manifest or stamp, and no --out folder if it did not exist before."""
     with_views = [c["name"] for c in manifest.get("classes", []) if sum(c["views"].values())]
-    custom = "classes" in manifest and not manifest["class_list"]["preset"]
-    if not manifest["skipped_meshes"] or (
-            any(s["records"] for s in manifest["splits"].values()) and not (custom and len(with_views) < 2)):
+    rendered = any(s["records"] for s in manifest["splits"].values())
+    # a library's own class list needs 2 rendered classes; the preset keeps its 12 labels anyway
+    too_few = "classes" in manifest and not manifest["class_list"]["preset"] and len(with_views) < 2
+    if not manifest["skipped_meshes"] or (rendered and not too_few):
         return
     if not existed:
         shutil.rmtree(out, ignore_errors=True)
@@ -193,7 +194,7 @@ def discard_if_empty(out: Path, manifest: dict, existed: bool) -> None:
             (out / name).unlink(missing_ok=True)
         if (out / writer.META_DIR).is_dir() and not any((out / writer.META_DIR).iterdir()):
             (out / writer.META_DIR).rmdir()
-    if any(s["records"] for s in manifest["splits"].values()):
+    if rendered:
         raise SourceError(f"{manifest['source']['spec']}: only {len(with_views)} category had a readable "
                           f"mesh ({', '.join(with_views)}); a classifier needs at least 2 (reasons: "
                           + "; ".join(f"{k}: {v['reason']}" for k, v in list(manifest["skipped_meshes"].items())[:3])

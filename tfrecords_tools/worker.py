@@ -43,6 +43,7 @@ class ViewRenderer:
                                   procedural_per_category=cfg.procedural_per_category, seed=cfg.seed,
                                   categories=cfg.categories)
         self.classes = self.source.classes
+        self.labels = {name: i for i, name in enumerate(self.classes.names)}
         self._meshes: collections.OrderedDict[ModelRef, MeshAsset] = collections.OrderedDict()
         self._cache_size = cache_size
         self.failed: dict[ModelRef, str] = {}
@@ -78,7 +79,7 @@ class ViewRenderer:
         view_seed = derive_seed(self.cfg.seed, "view", ref.category, ref.model_id, unit.slot, unit.light)
         rng = np.random.default_rng(view_seed)
         light, light_az, light_el = light_from(rng, cam.azimuth, self.cfg.light)
-        label = self.classes.label_of(ref.category)
+        label = self.labels[ref.category]
         dressing, extra = None, {}
         if self.cfg.randomize.enabled:
             key = (ref.category, ref.model_id, unit.slot)

@@ -36,7 +36,8 @@ def write_library(root: Path, n: int, models: int, seed: int = 0) -> list[str]:
         folder = root / name
         folder.mkdir(parents=True, exist_ok=True)
         for i in range(models):
-            asset = generate(CATEGORIES[k % 12], (k // 12) * models + i, seed)
+            kind, repeat = k % len(CATEGORIES), k // len(CATEGORIES)
+            asset = generate(CATEGORIES[kind], repeat * models + i, seed)
             parts = [trimesh.Trimesh(p.positions, p.faces, process=False,
                                      vertex_colors=np.tile(np.round(np.asarray(p.color) * 255), (len(p.positions), 1)))
                      for p in asset.primitives]

@@ -56,8 +56,9 @@ def build_model(cfg: ExperimentConfig):
     n, t = cfg.train.noise, cfg.train
     # the model section is GMCML's own arguments, name for name; the rest come from train:
     model = dataclasses.asdict(cfg.model)
-    if model["num_classes"] is None:  # built without data (benchmarks): the preset's 12
-        model["num_classes"] = 12
+    if model["num_classes"] is None:  # built without data (benchmarks): the preset's count
+        from tfrecords_tools.categories import NUM_CLASSES
+        model["num_classes"] = NUM_CLASSES
     return GMCML(**model, noise=n.enabled, noise_alpha=n.alpha,
                  noise_beta=n.beta, m_noise=n.m_noise, noise_ratios_from=n.ratios_from,
                  seed=t.seed, kl_warmup_steps=t.kl.warmup_steps,
@@ -209,12 +210,14 @@ def _with_classes(cfg: ExperimentConfig, data_dir: Path):
     return cfg, classes
 
 
-def _write_classes(classes, data_dir: Path, out: Path) -> None:
-    """The class list in the run folder: evaluate, export, serve and predict read it."""
+def _write_classes(classes, data_dir: Path, out: Path) -> str:
+    """The class list in the run folder (evaluate, export, serve and predict read it); returns
+    how the render's val split was made, in words ("" without a manifest)."""
     from gmcml_tf.data.shards import val_split_note
     note = val_split_note(data_dir) if (data_dir / "manifest.json").is_file() else ""
     write_json_atomic(out / "classes.json", {"preset": classes.preset, "classes": classes.to_manifest(),
                                              "data": str(data_dir), "val_split": note})
+    return note
 
 
 def _fit(cfg, workdir, data_dir, dataset_fn, show_progress, train_records, held, classes):
@@ -228,13 +231,12 @@ def _fit(cfg, workdir, data_dir, dataset_fn, show_progress, train_records, held,
     out = distribute.start(worker, workdir)  # workdir on the chief, a temp dir on the others
     held.enter_context(folder_lock.hold(out))  # a second fit into the same folder is refused
     _write_config(cfg, out)
-    _write_classes(classes, data_dir, out)
+    val_note = _write_classes(classes, data_dir, out)
     if show_progress and worker.is_chief and classes.preset is None:
         print(f"{len(classes)} classes from {data_dir}: {', '.join(classes.names[:12])}"
               f"{', ...' if len(classes) > 12 else ''}")
-    if show_progress and worker.is_chief and t.evaluate and (data_dir / "manifest.json").is_file():
-        from gmcml_tf.data.shards import val_split_note
-        print(f"synthetic val: the {data_dir.name} renders' {val_split_note(data_dir)}")
+    if show_progress and worker.is_chief and t.evaluate and val_note:
+        print(f"synthetic val: the {data_dir.name} renders' {val_note}")
     with strategy.scope():
         model = build_model(cfg)
         optimizer = make_optimizer(t)

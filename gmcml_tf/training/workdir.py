@@ -42,9 +42,9 @@ class Run:
         return list(self.classes.names)
 
 
-def read_run_classes(path: Path, num_classes: int) -> tuple[ClassList, str]:
+def read_run_classes(path: Path, num_classes: int | None) -> tuple[ClassList, str]:
     """The run's classes.json, or for runs made before it existed the first `num_classes`
-    of the PASCAL3D+ preset (their labels were indices into it)."""
+    (default all) of the PASCAL3D+ preset (their labels were indices into it)."""
     f = path / "classes.json"
     if not f.is_file():
         p = pascal3d()
@@ -73,8 +73,8 @@ def load_run(workdir: str | Path, load_model: bool = True) -> Run:
         import keras
         import gmcml_tf.models.gmcml  # noqa: F401  (registers the serialisable classes)
         model = keras.models.load_model(model_path, compile=False)
-    classes, note = read_run_classes(path, cfg.model.num_classes or 12)
-    if len(classes) != (cfg.model.num_classes or len(classes)):
+    classes, note = read_run_classes(path, cfg.model.num_classes)
+    if cfg.model.num_classes is not None and len(classes) != cfg.model.num_classes:
         raise RunError(f"{path / 'classes.json'}: {len(classes)} classes, but the model has "
                        f"{cfg.model.num_classes} outputs")
     return Run(path, cfg, model, classes, cfg.eval.fit, cfg.eval.flip, val_split=note)
