@@ -109,13 +109,23 @@ def cmd_bench_render(args) -> int:
     return emit_json(result, args.json)
 
 
+def _class_counts(text: str) -> tuple[int, ...]:
+    import argparse
+    try:
+        counts = tuple(int(c) for c in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected class counts like 2,5,12,40, not {text!r}") from None
+    if min(counts) < 2:
+        raise argparse.ArgumentTypeError(f"every class count must be at least 2, not {text!r}")
+    return counts
+
+
 def cmd_bench_categories(args) -> int:
     from gmcml_tf.bench.categories import bench_categories
     from gmcml_tf.config import FIT_SECTIONS, load_config
     rcfg = load_config(args.config, list(args.set or []), short=("render",)).render
     fcfg = load_config(args.fit_config, [f"train.seed={args.seed}"], short=FIT_SECTIONS)
-    counts = tuple(int(c) for c in args.counts.split(","))
-    result = bench_categories(rcfg, fcfg, counts=counts, models=args.models, steps=args.steps, keep=args.keep)
+    result = bench_categories(rcfg, fcfg, counts=args.counts, models=args.models, steps=args.steps, keep=args.keep)
     return emit_json(result, args.json)
 
 
@@ -171,7 +181,8 @@ def add_bench(bench) -> None:
                                              "number of classes")
     bc.add_argument("--config", default="configs/quickstart.yaml", help="render section")
     bc.add_argument("--fit-config", default="configs/gm_cml.yaml", help="model and train sections")
-    bc.add_argument("--counts", default="2,5,12,40", help="class counts, comma-separated")
+    bc.add_argument("--counts", type=_class_counts, default=(2, 5, 12, 40),
+                    help="class counts, comma-separated (each >= 2)")
     bc.add_argument("--models", type=positive_int, default=3, help="models per class")
     bc.add_argument("--steps", type=positive_int, default=60, help="training steps per fit")
     bc.add_argument("--seed", type=int, default=0)

@@ -226,6 +226,8 @@ def build(root: str | Path = ".", check: bool = False) -> list[str]:
     """Fill (or with `check`, compare) the results blocks of README.md and docs/*.md under
     `root`; returns the files written, or with `check` the ones that differ."""
     root = Path(root)
+    if not (root / "README.md").is_file() and not (root / "docs").is_dir():
+        raise ReportError(f"{root}: no README.md or docs/ to fill (run it in the repository, or pass --root)")
     results = root / RESULTS
     changed = []
     for path in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
