@@ -30,3 +30,15 @@ def smoke_render(tmp_path_factory):
     from tfrecords_tools.runners import render
     cfg = smoke_config(out=str(tmp_path_factory.mktemp("smoke")), workers=1)
     return cfg, render(cfg, show_progress=False)
+
+
+@pytest.fixture(scope="module")
+def smoke_run(smoke_render, tmp_path_factory):
+    """configs/smoke.yaml trained for its few steps on the smoke render: a real run folder."""
+    from gmcml_tf.config import load_config
+    from gmcml_tf.training.train import fit
+    render_cfg, _ = smoke_render
+    cfg = load_config(REPO / "configs" / "smoke.yaml", [f"train.data={render_cfg.out}"])
+    workdir = tmp_path_factory.mktemp("run")
+    fit(cfg, workdir, show_progress=False)
+    return workdir

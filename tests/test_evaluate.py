@@ -102,19 +102,6 @@ def test_odd_modes_decode_and_corrupt_files_are_skipped_and_counted(tmp_path):
     np.testing.assert_allclose(sixteen[8, 8], 128 / 65535, atol=1e-4)  # 16-bit keeps its scale
 
 
-@pytest.fixture(scope="module")
-def smoke_run(smoke_render, tmp_path_factory):
-    """configs/smoke.yaml trained for its few steps on the smoke render: a real run folder."""
-    from conftest import REPO
-    from gmcml_tf.config import load_config
-    from gmcml_tf.training.train import fit
-    render_cfg, _ = smoke_render
-    cfg = load_config(REPO / "configs" / "smoke.yaml", [f"train.data={render_cfg.out}"])
-    workdir = tmp_path_factory.mktemp("run")
-    fit(cfg, workdir, show_progress=False)
-    return workdir
-
-
 def test_evaluate_end_to_end_writes_json_and_figures(smoke_run, tmp_path):
     import json
 
@@ -205,70 +192,6 @@ def test_evaluate_names_a_corrupt_gallery_shard_or_skips_it(smoke_run, smoke_ren
     assert f"left out corrupt gallery shard {shard}" in capsys.readouterr().out
     r = json.loads(out.read_text())
     assert list(r["gallery"]["skipped_shards"]) == [str(shard)] and r["gallery"]["n"] > 0
-
-
-def _photo_folder(root, n=20, shift=0.0, flat=False):
-    rng = np.random.default_rng(1)
-    for i in range(n):
-        folder = root if flat else root / ("car" if i % 2 else "airplanes")
-        folder.mkdir(parents=True, exist_ok=True)
-        arr = np.clip(rng.random((36, 44, 3)) * 0.5 + shift, 0, 1)
-        Image.fromarray((arr * 255).astype(np.uint8)).save(folder / f"{i}.png")
-    return root
-
-
-def test_adapt_fits_batch_norm_statistics_to_the_photos_and_marks_evaluation(smoke_run, tmp_path, capsys):
-    """AdaBN: the first batch norm's moving mean becomes the photos' per-channel mean of its
-    input; weights stay; the new run evaluates (flagged transductive) and exports."""
-    import json
-
-    import keras
-
-    from gmcml_tf.cli import main
-    from gmcml_tf.training.workdir import load_run
-    photos = _photo_folder(tmp_path / "photos", shift=0.4, flat=True)
-    out = tmp_path / "adapted"
-    assert main(["adapt", "--workdir", str(smoke_run), "--photos", str(photos), "--out", str(out),
-                 "--batch-size", "8"]) == 0
-    assert "batch-norm statistics from 20 photos" in capsys.readouterr().out
-    before, after = load_run(smoke_run).model, load_run(out).model
-    w0 = {v.path: v.numpy() for v in before.weights}
-    w1 = {v.path: v.numpy() for v in after.weights}
-    changed = {p for p in w0 if not np.array_equal(w0[p], w1[p])}
-    assert changed and all("moving_" in p for p in changed)  # statistics only, never weights
-    norms = [[layer for layer in m._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
-             for m in (before, after)]
-    assert len(norms[1]) > 10
-    for a, b in zip(*norms):  # every batch norm moved
-        assert not np.allclose(a.moving_mean.numpy(), b.moving_mean.numpy()), b.name
-    assert json.loads((out / "adapt.json").read_text())["transductive"] is True
-    labelled = _photo_folder(tmp_path / "labelled", n=6)
-    res = tmp_path / "r.json"
-    assert main(["evaluate", "--workdir", str(out), "--real", str(labelled), "--json", str(res)]) == 0
-    assert "TRANSDUCTIVE" in capsys.readouterr().out
-    assert json.loads(res.read_text())["transductive"]["images"] == 20
-    assert main(["adapt", "--workdir", str(smoke_run), "--photos", str(photos), "--out", str(out)]) == 2
-    assert "exists" in capsys.readouterr().err
-    assert main(["adapt", "--workdir", str(smoke_run), "--photos", str(tmp_path / "none"),
-                 "--out", str(tmp_path / "x")]) == 2
-
-
-def test_adapt_mean_equals_the_photo_mean_for_the_first_layer():
-    """On a one-conv net the adapted moving mean is exactly the mean over all photos."""
-    import keras
-
-    from gmcml_tf.evaluation.adapt import adapt_batch_norm
-    x = keras.Input((8, 8, 3))
-    model = keras.Model(x, keras.layers.BatchNormalization(momentum=0.99)(x))
-    rng = np.random.default_rng(0)
-    batches = [rng.random((b, 8, 8, 3)).astype(np.float32) + 2.0 for b in (16, 16, 16)]
-    assert adapt_batch_norm(model, batches) == 48
-    bn = model.layers[-1]
-    allx = np.concatenate(batches)
-    np.testing.assert_allclose(bn.moving_mean.numpy(), allx.mean((0, 1, 2)), atol=1e-5)
-    np.testing.assert_allclose(bn.moving_variance.numpy(),
-                               np.mean([b.var((0, 1, 2)) for b in batches], 0), rtol=1e-3)
-    assert bn.momentum == 0.99
 
 
 def test_flip_averaging_in_evaluate_and_in_the_exported_graph(smoke_run, tmp_path):

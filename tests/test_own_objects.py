@@ -146,8 +146,9 @@ def test_fit_evaluate_export_predict_and_serve_speak_the_library_names(rendered,
 
     adapted = tmp_path / "adapted"
     assert main(["adapt", "--workdir", str(run_dir), "--photos", str(photos), "--out", str(adapted),
-                 "--batch-size", "8"]) == 0
+                 "--rounds", "1", "--steps-per-round", "2"]) == 0
     assert load_run(adapted).class_names == list(NAMES)
+    assert set(json.loads((adapted / "adapt.json").read_text())["rounds"][0]["per_class"]) <= set(NAMES)
 
     base = tmp_path / "saved_models/own"
     assert main(["export", "--workdir", str(run_dir), "--out", str(base)]) == 0

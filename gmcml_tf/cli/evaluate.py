@@ -19,7 +19,10 @@ def cmd_evaluate(args) -> int:
     from gmcml_tf.training.workdir import load_run
     flip = {"on": True, "off": False}.get(args.flip)
     run = load_run(args.workdir)
-    r, out = evaluate_and_save(run, _photos(args, run.classes, run.config.eval.aliases), args.json,
+    photos = _photos(args, run.classes, run.config.eval.aliases)
+    if args.holdout_of:
+        photos = held_out_only(photos, args.holdout_of)
+    r, out = evaluate_and_save(run, photos, args.json,
                                gallery_dir=args.gallery, fit=args.fit, flip=flip,
                                restrict_to_present=args.restrict_to_present,
                                skip_corrupt=True if args.skip_corrupt else None)
@@ -27,8 +30,11 @@ def cmd_evaluate(args) -> int:
           f"{', argmax over present classes' if r['restrict_to_present'] else ''}):")
     if r.get("transductive"):
         a = r["transductive"]
-        print(f"  TRANSDUCTIVE: batch norms re-estimated on {a['images']} photos of {a['photos']} "
-              "(gmcml-tf adapt); report apart from inductive results")
+        print(f"  TRANSDUCTIVE: {a['seen']} of these {a['of']} photos are among the {a['images']} the run "
+              f"adapted on ({a['method']}, {a['photos']}); report apart from inductive results")
+    elif r.get("adapted"):
+        print(f"  inductive: the run adapted ({r['adapted']['method']}) on {r['adapted']['images']} photos, "
+              "none of them among these")
     print(f"  accuracy {r['accuracy']:.3f}   mean per-class {r['mean_per_class_accuracy']:.3f}   "
           f"nearest-neighbour {r['nn_accuracy']:.3f} (gallery: {r['gallery']['n']} renders)")
     for cat, v in r["per_class"].items():
@@ -52,14 +58,36 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def held_out_only(photos, run_path):
+    """The photos of `photos` that `adapt --holdout` held out of run `run_path` (by content)."""
+    import dataclasses
+    from gmcml_tf.adaptation.photos import content_hash, held_out_hashes
+    from gmcml_tf.evaluation.real_photos import PhotoError
+    held = set(held_out_hashes(run_path))
+    if not held:
+        raise PhotoError(f"--holdout-of {run_path}: not a run adapted with --holdout")
+    keep = [p for p in photos.photos if content_hash(p.path) in held]
+    if not keep:
+        raise PhotoError(f"--holdout-of {run_path}: none of the photos of {photos.source} is one it held out")
+    return dataclasses.replace(photos, photos=keep, source=f"{photos.source} (held out by {run_path})")
+
+
 def cmd_adapt(args) -> int:
-    from gmcml_tf.evaluation.adapt import adapt
-    r = adapt(args.workdir, args.photos, args.out, batch_size=args.batch_size, seed=args.seed,
-              fit=args.fit)
-    print(f"adapted {r['adapted_from']} -> {r['workdir']}: batch-norm statistics from {r['images']} "
-          f"photos of {r['photos']}" + (f" ({r['undecodable']} undecodable, left out)" if r["undecodable"] else ""))
-    print(f"  evaluate: gmcml-tf evaluate --workdir {r['workdir']} --real DIR   (transductive when "
-          "DIR holds these photos)")
+    from gmcml_tf.adaptation.runner import adapt
+    from gmcml_tf.adaptation.self_training import SelfTrainingConfig
+    settings = SelfTrainingConfig(**{k: v for k, v in (("rounds", args.rounds),
+                                     ("steps_per_round", args.steps_per_round),
+                                     ("learning_rate", args.learning_rate)) if v is not None})
+    r = adapt(args.workdir, args.photos, args.out, method=args.method, seed=args.seed, fit=args.fit,
+              holdout=args.holdout, resume=args.resume, renders=args.renders, settings=settings,
+              classes=[c for c in (args.classes or "").split(",") if c], batch_size=args.batch_size)
+    print(f"adapted {r['adapted_from']} -> {r['workdir']} ({r['method']}) on {r['images']} photos of "
+          f"{r['photos']} in {r['seconds']:.0f} s" + (f"; {len(r['skipped'])} unreadable, left out" if r["skipped"] else ""))
+    if r["held_out"]:
+        print(f"  held out {r['held_out']} photos (not adapted on): gmcml-tf evaluate --workdir {r['workdir']} "
+              f"--real {r['photos']} --holdout-of {r['workdir']}")
+    print(f"  evaluate: gmcml-tf evaluate --workdir {r['workdir']} --real DIR   (TRANSDUCTIVE when DIR "
+          "holds photos it adapted on)")
     print(f"  export:   gmcml-tf export --workdir {r['workdir']}")
     return 0
 
@@ -128,19 +156,35 @@ def add_commands(sub) -> None:
     e.add_argument("--fit", type=fit_mode, metavar=FIT_METAVAR,
                    help="photo fitting; several joined by '+' average their scores (default: eval.fit)")
     e.add_argument("--flip", choices=["on", "off"], help="average each photo with its mirror (default: eval.flip)")
+    e.add_argument("--holdout-of", metavar="ADAPTED_RUN",
+                   help="only the photos that `adapt --holdout` held out of that run (by content)")
     e.add_argument("--json", help="output JSON (default RUN/evaluation/real.json; PNGs beside it)")
     e.add_argument("--skip-corrupt", action="store_true",
                    help="leave corrupt gallery shards out (listed) instead of stopping")
     e.set_defaults(func=cmd_evaluate)
 
-    ad = sub.add_parser("adapt", help="re-estimate batch-norm statistics on unlabelled photos (AdaBN)")
+    ad = sub.add_parser("adapt", help="learn from unlabelled photos: self-training (default) or AdaBN")
     ad.add_argument("--workdir", required=True, help="a `gmcml-tf fit` run folder")
     ad.add_argument("--photos", required=True, help="folder of photos (flat or in sub-folders; labels ignored)")
     ad.add_argument("--out", required=True, help="the new run folder to write")
-    ad.add_argument("--batch-size", type=positive_int, default=64)
+    ad.add_argument("--method", default="self-training", choices=["self-training", "adabn"],
+                    help="self-training: pseudo-labels with the renders beside (docs/adaptation.md); "
+                         "adabn: batch-norm statistics only")
+    ad.add_argument("--holdout", type=float, metavar="FRACTION",
+                    help="hold this fraction of each sub-folder out (by a seeded hash of the content), "
+                         "to evaluate on with evaluate --holdout-of")
+    ad.add_argument("--classes", metavar="A,B,...",
+                    help="the classes the photos may show (default: all the run's): pseudo-labels only among these")
+    ad.add_argument("--resume", action="store_true", help="finish an interrupted adapt into --out")
+    ad.add_argument("--renders", help="the run's shards, if moved (default: its train.data); "
+                                      "none: learn from the photos alone")
+    ad.add_argument("--batch-size", type=positive_int, default=64, help="AdaBN's batch (default 64)")
+    ad.add_argument("--rounds", type=positive_int, help="self-training rounds (default 4)")
+    ad.add_argument("--steps-per-round", type=positive_int, help="steps a round (default 100)")
+    ad.add_argument("--learning-rate", type=float, help="peak learning rate (default 5e-4)")
     ad.add_argument("--fit", type=fit_mode, metavar=FIT_METAVAR,
                    help="photo fitting; several joined by '+' average their scores (default: eval.fit)")
-    ad.add_argument("--seed", type=int, default=0, help="order of the photos in batches")
+    ad.add_argument("--seed", type=int, default=0, help="the holdout split, photo draws and augmentation")
     ad.set_defaults(func=cmd_adapt)
 
     a = sub.add_parser("ablate", help="train and evaluate the ablations of paper Tables I-III")

@@ -225,3 +225,11 @@ def augment(o, m, alpha, seed, cfg: AugmentConfig, background: bool = True):
     if cfg.edge_blur > 0:
         o = soften_edges(o, alpha, s[2], cfg.edge_blur)
     return photometric(o, s[1], cfg), m, alpha
+
+
+def photo_augment(o, seed, cfg: AugmentConfig):
+    """The strong view of an unlabelled photo for self-training (gmcml_tf.adaptation): the
+    renders' crop, rotation and flip (filled by reflection), then the photometric group."""
+    s = tf.random.experimental.stateless_split(seed, 2)
+    o = _warp(o, _transforms(s[0], tf.shape(o)[0], int(o.shape[1]), cfg), "REFLECT")
+    return photometric(o, s[1], cfg)

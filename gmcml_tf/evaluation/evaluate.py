@@ -153,6 +153,20 @@ def evaluate_and_save(run, photos: PhotoSet, out_json: str | Path | None = None,
     return result, out
 
 
+def adaptation_check(run_path, paths: list[str]) -> dict | None:
+    """For an adapted run: how many of the evaluated photos it adapted on, by content hash
+    (a copied or renamed photo is still the same photo); None for a run never adapted."""
+    from gmcml_tf.adaptation.photos import adapted_hashes, content_hash
+    from gmcml_tf.training.workdir import adaptation_of
+    record = adaptation_of(run_path)
+    if record is None:
+        return None
+    seen = set(adapted_hashes(run_path))
+    n = sum(content_hash(p) in seen for p in paths)
+    return {"seen": n, "of": len(paths), "method": record.get("method", "adabn"),
+            "photos": record.get("photos"), "images": record.get("images")}
+
+
 def evaluate(run, photos: PhotoSet, *, gallery_dir: str | None = None,
              restrict_to_present: bool = False, fit: str | None = None, batch_size: int = 32,
              plots_dir: str | Path | None = None, skip_corrupt: bool | None = None,
@@ -178,10 +192,9 @@ def evaluate(run, photos: PhotoSet, *, gallery_dir: str | None = None,
     if not restrict_to_present:  # also the paper-like view: every test class present
         r = classification_metrics(y_true, restrict(res["logits"], present).argmax(1), run.class_names)
         result["present_classes_only"] = {k: r[k] for k in ("accuracy", "mean_per_class_accuracy")}
-    from gmcml_tf.training.workdir import adaptation_of
-    adapted = adaptation_of(run.path)
-    if adapted:  # batch norms fitted to a photo folder: say so beside every number
-        result["transductive"] = adapted
+    adapted = adaptation_check(run.path, [photos.photos[i].path for i in ok])
+    if adapted:  # photos the run learnt from score it: said beside every number
+        result["adapted" if adapted["seen"] == 0 else "transductive"] = adapted
     result.update({"source": photos.source, "fit": fit, "flip": flip,
                    "restrict_to_present": restrict_to_present,
                    "skipped": {**photos.skipped, **skipped}, "unmapped_folders": photos.unmapped,

@@ -1,0 +1,89 @@
+"""Pseudo-labels for unlabelled photos, and the label-free check against collapse.
+
+- Clustering-refined labels (SHOT, Liang et al. 2020, §3.2): class centroids in the
+  L2-normalised descriptor space, weighted by the classifier's probabilities, then by hard
+  labels; each photo takes its nearest centroid (cosine). Only classes the classifier
+  gives to at least `min_share` of the photos get a centroid: a folder holds a few of the
+  run's classes, and a centroid made of stray probability mass only steals photos.
+- Class-balanced selection (CBST, Zou et al. 2018, §3.2): in each class the most confident
+  `fraction` of its photos, so a frequent class does not crowd out the rest and no single
+  threshold favours the classes the model is surest of.
+- Collapse (the failure of self-training on an unbalanced folder): the predictions drift
+  onto one class. Measured against the unadapted model's own predictions, without labels.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def restrict_probs(probs: np.ndarray, allowed: list[int] | None) -> np.ndarray:
+    """Probabilities renormalised over the classes the photos may show (all when None)."""
+    if allowed is None:
+        return probs
+    out = np.zeros_like(probs)
+    out[:, allowed] = probs[:, allowed]
+    return out / np.maximum(out.sum(1, keepdims=True), 1e-12)
+
+
+def cluster_labels(probs: np.ndarray, descriptors: np.ndarray, min_share: float = 0.02,
+                   iterations: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """(labels (N,), the classes that had a centroid) for probabilities (N, K) and descriptors (N, D)."""
+    n, k = probs.shape
+    f = _normalise(descriptors.astype(np.float64))
+    counts = np.bincount(probs.argmax(1), minlength=k)
+    labelset = np.flatnonzero(counts >= max(1, min_share * n))
+    if labelset.size == 0:
+        labelset = np.flatnonzero(counts)
+    weights = probs[:, labelset].astype(np.float64)
+    labels = probs.argmax(1)
+    for _ in range(iterations):
+        centroids = _normalise(weights.T @ f / np.maximum(weights.sum(0)[:, None], 1e-12))
+        labels = labelset[np.argmax(f @ centroids.T, axis=1)]
+        hard = (labels[:, None] == labelset[None]).astype(np.float64)
+        weights = np.where(hard.sum(0) > 0, hard, weights)   # an emptied class keeps its soft centroid
+    return labels, labelset
+
+
+def select_balanced(labels: np.ndarray, confidence: np.ndarray, fraction: float) -> np.ndarray:
+    """Boolean mask: in every class the ceil(fraction * n_c) photos of highest confidence."""
+    keep = np.zeros(len(labels), bool)
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        top = members[np.argsort(-confidence[members], kind="stable")][: int(np.ceil(fraction * len(members)))]
+        keep[top] = True
+    return keep
+
+
+def collapse(before: np.ndarray, after: np.ndarray, num_classes: int, grow: float = 0.15,
+             shrink: float = 0.5, floor: float = 0.05) -> str | None:
+    """Why the predicted labels `after` have collapsed relative to `before`, or None: the largest
+    class's share grew by more than `grow`, or a class holding at least `floor` of the photos
+    before kept less than `shrink` of its count."""
+    b = np.bincount(before, minlength=num_classes) / max(1, len(before))
+    a = np.bincount(after, minlength=num_classes) / max(1, len(after))
+    top = int(np.argmax(a))
+    if a[top] - b[top] > grow:
+        return f"class {top} grew from {b[top]:.0%} to {a[top]:.0%} of the photos"
+    for c in np.flatnonzero(b >= floor):
+        if a[c] < shrink * b[c]:
+            return f"class {c} fell from {b[c]:.0%} to {a[c]:.0%} of the photos"
+    return None
+
+
+def round_summary(labels: np.ndarray, selected: np.ndarray, confidence: np.ndarray,
+                  previous: np.ndarray | None, class_names: list[str]) -> dict:
+    """What a round changed: pseudo-labels and selections per class, their mean confidence,
+    and the share of photos whose pseudo-label flipped since the last round."""
+    per_class = {}
+    for c in np.unique(labels):
+        m = labels == c
+        per_class[class_names[c]] = {"labelled": int(m.sum()), "selected": int((m & selected).sum()),
+                                     "confidence": round(float(confidence[m].mean()), 4)}
+    return {"selected": int(selected.sum()), "photos": int(len(labels)),
+            "mean_confidence": round(float(confidence[selected].mean()), 4) if selected.any() else None,
+            "flipped": None if previous is None else round(float(np.mean(previous != labels)), 4),
+            "per_class": per_class}

@@ -1,0 +1,235 @@
+"""`gmcml-tf adapt`: pseudo-labels by hand, the holdout split, the content-hash protocol,
+self-training and AdaBN end to end, resume after kill -9, bad input; on real photos (slow,
+where ../shared is present) the gain on photos adapt never saw."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import REPO
+
+REAL_DEV = REPO.parent / "shared" / "data" / "real_dev"
+
+
+def _photo_folder(root, n=20, shift=0.0, flat=False, seed=1):
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        folder = root if flat else root / ("car" if i % 2 else "airplanes")
+        folder.mkdir(parents=True, exist_ok=True)
+        arr = np.clip(rng.random((36, 44, 3)) * 0.5 + shift, 0, 1)
+        Image.fromarray((arr * 255).astype(np.uint8)).save(folder / f"{i}.png")
+    return root
+
+
+# --- pseudo-labels, by hand ---------------------------------------------------------------
+
+def test_clustering_corrects_a_confident_classifier_where_the_descriptors_disagree():
+    """Two tight descriptor clusters; the classifier calls one photo of cluster 0 class 1.
+    The probability-weighted centroids put it back with its cluster; a class predicted for
+    fewer than min_share of the photos gets no centroid and no photo."""
+    from gmcml_tf.adaptation.pseudo_labels import cluster_labels
+    f = np.array([[1, 0.1], [1, -0.1], [1, 0], [0.1, 1], [-0.1, 1], [0, 1]] * 10, float)
+    probs = np.tile([[0.9, 0.05, 0.05], [0.9, 0.05, 0.05], [0.2, 0.8, 0.0],
+                     [0.1, 0.9, 0.0], [0.1, 0.9, 0.0], [0.1, 0.9, 0.0]], (10, 1))
+    probs[0] = [0.0, 0.1, 0.9]          # one stray class-2 prediction: 1 of 60 < 2 %
+    labels, labelset = cluster_labels(probs, f, min_share=0.02)
+    assert labelset.tolist() == [0, 1]
+    assert labels.tolist() == [0, 0, 0, 1, 1, 1] * 10
+
+
+def test_class_balanced_selection_keeps_the_same_share_of_every_class():
+    from gmcml_tf.adaptation.pseudo_labels import select_balanced
+    labels = np.array([0] * 10 + [1] * 4)
+    conf = np.concatenate([np.linspace(0.99, 0.9, 10), [0.2, 0.5, 0.4, 0.3]])
+    keep = select_balanced(labels, conf, 0.5)
+    assert keep[:10].tolist() == [True] * 5 + [False] * 5      # the 5 surest of 10
+    assert keep[10:].tolist() == [False, True, True, False]    # 2 of 4 though all are less sure
+
+
+def test_collapse_is_seen_both_ways_and_not_in_ordinary_drift():
+    from gmcml_tf.adaptation.pseudo_labels import collapse, restrict_probs
+    before = np.array([0] * 40 + [1] * 40 + [2] * 20)
+    assert collapse(before, np.array([0] * 45 + [1] * 38 + [2] * 17), 3) is None
+    assert "grew from 40% to 60%" in collapse(before, np.array([0] * 60 + [1] * 30 + [2] * 10), 3)
+    assert "class 2 fell from 20% to 5%" in collapse(before, np.array([0] * 50 + [1] * 45 + [2] * 5), 3)
+    p = restrict_probs(np.array([[0.5, 0.3, 0.2]]), [1, 2])
+    np.testing.assert_allclose(p, [[0.0, 0.6, 0.4]])
+
+
+# --- the holdout split and the content-hash protocol -------------------------------------
+
+def test_holdout_split_is_stratified_seeded_and_by_content(tmp_path):
+    from gmcml_tf.adaptation.photos import holdout_split
+    root = _photo_folder(tmp_path / "p", n=40)
+    copy = root / "car" / "copy_of_0.png"          # the same bytes under another name and class
+    copy.write_bytes((root / "airplanes" / "0.png").read_bytes())
+    a, held = holdout_split(root, 0.5, seed=3)
+    assert sorted(a + held) == sorted(str(p) for p in root.rglob("*.png"))
+    for cls in ("airplanes", "car"):
+        assert abs(sum(f"/{cls}/" in p for p in held) - 10) <= 1
+    together = {str(copy), str(root / "airplanes" / "0.png")}
+    assert together <= set(held) or together <= set(a)
+    assert holdout_split(root, 0.5, seed=3) == (a, held)
+    assert holdout_split(root, 0.5, seed=4) != (a, held)
+
+
+# --- end to end on the smoke run ------------------------------------------------------------
+
+def _adapt(run, photos, out, *extra):
+    from gmcml_tf.cli import main
+    return main(["adapt", "--workdir", str(run), "--photos", str(photos), "--out", str(out),
+                 "--rounds", "2", "--steps-per-round", "3", *extra])
+
+
+def test_self_training_writes_a_run_that_knows_which_photos_it_saw(smoke_run, tmp_path, capsys):
+    """Both nets' weights move; per-round lines; adapt.json and the photos' hashes; evaluate
+    says TRANSDUCTIVE on a renamed copy of an adapted photo and inductive on the held-out
+    half; --holdout-of scores exactly the held-out photos."""
+    from gmcml_tf.cli import main
+    from gmcml_tf.training.workdir import load_run
+    photos = _photo_folder(tmp_path / "photos", n=80)
+    out = tmp_path / "adapted"
+    assert _adapt(smoke_run, photos, out, "--holdout", "0.5", "--seed", "1") == 0
+    text = capsys.readouterr().out
+    assert "round 1/2:" in text and "round 2/2:" in text and "flipped" in text
+    assert "held out 40 photos" in text
+    record = json.loads((out / "adapt.json").read_text())
+    assert record["method"] == "self-training" and record["images"] == 40 and record["held_out"] == 40
+    assert [r["round"] for r in record["rounds"]] == [1, 2]
+    assert set(record["rounds"][0]["per_class"]) <= set(load_run(smoke_run).class_names)
+    before, after = load_run(smoke_run).model, load_run(out).model
+    for net in ("recon_net", "classifier_net"):   # both nets learn (weight paths repeat: by order)
+        pairs = zip(getattr(before, net).trainable_weights, getattr(after, net).trainable_weights)
+        assert any(not np.array_equal(a.numpy(), b.numpy()) for a, b in pairs), net
+    assert not (out / "checkpoints").exists() and not (out / "adapt_progress.json").exists()
+    hashes = json.loads((out / "adapt_photos.json").read_text())
+    assert len(hashes["adapted"]) == 40 and len(hashes["held_out"]) == 40
+    assert not set(hashes["adapted"]) & set(hashes["held_out"])
+    # one adapted photo, renamed, among new ones: transductive, by content
+    mixed = _photo_folder(tmp_path / "mixed", n=6, seed=9)
+    seen = next(p for p in photos.rglob("*.png") if str(p) not in _held(photos, out))
+    (mixed / "car" / "renamed.png").write_bytes(seen.read_bytes())
+    res = tmp_path / "r.json"
+    assert main(["evaluate", "--workdir", str(out), "--real", str(mixed), "--json", str(res)]) == 0
+    assert "TRANSDUCTIVE: 1 of these 7 photos" in capsys.readouterr().out
+    assert json.loads(res.read_text())["transductive"]["seen"] == 1
+    assert main(["evaluate", "--workdir", str(smoke_run), "--real", str(photos), "--holdout-of", str(out),
+                 "--json", str(res)]) == 0
+    r = json.loads(res.read_text())
+    assert r["n"] == 40 and "transductive" not in r
+    assert main(["evaluate", "--workdir", str(out), "--real", str(photos), "--holdout-of", str(out),
+                 "--json", str(res)]) == 0
+    assert "inductive: the run adapted (self-training) on 40 photos, none of them" in capsys.readouterr().out
+
+
+def _held(photos, out):
+    from gmcml_tf.adaptation.photos import content_hash
+    held = set(json.loads((out / "adapt_photos.json").read_text())["held_out"])
+    return {str(p) for p in photos.rglob("*.png") if content_hash(p) in held}
+
+
+def test_adabn_changes_statistics_only_and_marks_evaluation(smoke_run, tmp_path, capsys):
+    """AdaBN: every batch norm's moving statistics move, no weight does."""
+    import keras
+
+    from gmcml_tf.cli import main
+    from gmcml_tf.training.workdir import load_run
+    photos = _photo_folder(tmp_path / "photos", shift=0.4, flat=True)
+    out = tmp_path / "adapted"
+    assert main(["adapt", "--workdir", str(smoke_run), "--photos", str(photos), "--out", str(out),
+                 "--method", "adabn", "--batch-size", "8"]) == 0
+    assert "(adabn) on 20 photos" in capsys.readouterr().out
+    before, after = load_run(smoke_run).model, load_run(out).model
+    changed = {b.path for a, b in zip(before.weights, after.weights)
+               if not np.array_equal(a.numpy(), b.numpy())}
+    assert changed and all("moving_" in p for p in changed)
+    norms = [[layer for layer in m._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+             for m in (before, after)]
+    for a, b in zip(*norms):
+        assert not np.allclose(a.moving_mean.numpy(), b.moving_mean.numpy()), b.name
+    labelled = tmp_path / "labelled" / "car"
+    labelled.mkdir(parents=True)
+    for p in sorted(photos.glob("*.png"))[:3]:
+        (labelled / p.name).write_bytes(p.read_bytes())
+    res = tmp_path / "r.json"
+    assert main(["evaluate", "--workdir", str(out), "--real", str(labelled.parent), "--json", str(res)]) == 0
+    assert "TRANSDUCTIVE: 3 of these 3 photos" in capsys.readouterr().out
+    assert json.loads(res.read_text())["transductive"]["images"] == 20
+
+
+def test_adapt_mean_equals_the_photo_mean_for_the_first_layer():
+    """On a one-conv net the adapted moving mean is exactly the mean over all photos."""
+    import keras
+
+    from gmcml_tf.adaptation.batchnorm import adapt_batch_norm
+    x = keras.Input((8, 8, 3))
+    model = keras.Model(x, keras.layers.BatchNormalization(momentum=0.99)(x))
+    rng = np.random.default_rng(0)
+    batches = [rng.random((b, 8, 8, 3)).astype(np.float32) + 2.0 for b in (16, 16, 16)]
+    assert adapt_batch_norm(model, batches) == 48
+    bn = model.layers[-1]
+    allx = np.concatenate(batches)
+    np.testing.assert_allclose(bn.moving_mean.numpy(), allx.mean((0, 1, 2)), atol=1e-5)
+    np.testing.assert_allclose(bn.moving_variance.numpy(),
+                               np.mean([b.var((0, 1, 2)) for b in batches], 0), rtol=1e-3)
+    assert bn.momentum == 0.99
+
+
+def test_bad_input_is_one_line_and_writes_nothing(smoke_run, tmp_path, capsys):
+    photos = _photo_folder(tmp_path / "few", n=20)
+    cases = [
+        (tmp_path / "none", "does not exist"),
+        (photos, "20 readable photos; --method self-training needs at least 32"),
+    ]
+    for folder, expected in cases:
+        out = tmp_path / "x"
+        assert _adapt(smoke_run, folder, out) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and expected in err, err
+        assert not out.exists()
+    many = _photo_folder(tmp_path / "many", n=40)
+    (many / "car" / "broken.jpg").write_bytes(b"not a jpeg at all")
+    assert _adapt(smoke_run, many, tmp_path / "x", "--classes", "car,unicorn") == 2
+    assert "--classes: unicorn not among the run's classes" in capsys.readouterr().err
+    out = tmp_path / "ok"
+    assert _adapt(smoke_run, many, out, "--classes", "car,aeroplane") == 0
+    text = capsys.readouterr().out
+    assert "skipped 1 unreadable photos" in text and "broken.jpg" in text
+    assert json.loads((out / "adapt.json").read_text())["classes"] == ["aeroplane", "car"]
+    assert _adapt(smoke_run, many, out) == 2
+    assert "exists" in capsys.readouterr().err
+
+
+def test_adapt_resumes_after_kill_9(smoke_run, tmp_path, capsys):
+    """Killed after its first round, adapt --resume starts at round 2 and finishes."""
+    photos = _photo_folder(tmp_path / "photos", n=40)
+    out = tmp_path / "adapted"
+    cmd = [sys.executable, "-m", "gmcml_tf.cli", "adapt", "--workdir", str(smoke_run), "--photos",
+           str(photos), "--out", str(out), "--rounds", "3", "--steps-per-round", "40"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    progress = out / "adapt_progress.json"
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if progress.is_file() and json.loads(progress.read_text())["rounds"]:
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, "adapt ended before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (out / "adapt.json").exists()
+    from gmcml_tf.cli import main
+    assert main(cmd[3:]) == 2 and "--resume" in capsys.readouterr().err
+    assert main([*cmd[3:], "--resume"]) == 0
+    text = capsys.readouterr().out
+    assert "after round 1 of 3" in text and "round 1/3" not in text and "round 3/3" in text
+    assert [r["round"] for r in json.loads((out / "adapt.json").read_text())["rounds"]] == [1, 2, 3]
