@@ -3,6 +3,8 @@ cover, a short README, and results tables that are what their JSON gives."""
 from __future__ import annotations
 
 import json
+
+import pytest
 import re
 import unicodedata
 
@@ -74,3 +76,27 @@ def test_a_summary_table_is_the_mean_and_spread_of_its_seeds(tmp_path):
     assert build(tmp_path, check=True) == []
     assert text.count("<!-- results:t -->") == 2 and text.count("60.0 ± 14.1") == 6
     assert "keep me" in text and "stale" not in text       # a block never runs into the next
+
+
+def test_an_adaptation_table_pairs_each_adapted_run_with_its_own_base(tmp_path):
+    """Δ is after − before of the same seed, the worst seed beside the mean, and the class
+    that fell most is named, from the per-class accuracies over the present classes."""
+    from gmcml_tf.evaluation.report import ReportError, adaptation_markdown
+    def summary(run, seed, present, every, per_class, adapted_from=None):
+        s = {"row": "GM-CML: self-training" if adapted_from else "GM-CML", "note": "", "seed": seed, "run": run,
+             "photos": {"n": 100},
+             "metrics": {"present_mean_per_class": present, "mean_per_class": every,
+                         "present_per_class": per_class},
+             "machine": {"processor": "cpu", "flags": []}}
+        if adapted_from:
+            s["adaptation"] = {"adapted_from": adapted_from, "images": 90, "seconds": 120.0}
+        return s
+    rows = [summary("runs/b0", 0, 0.70, 0.50, {"a": 0.9, "b": 0.5}),
+            summary("runs/b1", 1, 0.60, 0.40, {"a": 0.8, "b": 0.4}),
+            summary("x/a0", 0, 0.80, 0.52, {"a": 0.8, "b": 0.8}, "/elsewhere/b0"),
+            summary("x/a1", 1, 0.62, 0.45, {"a": 0.7, "b": 0.54}, "runs/b1")]
+    md = adaptation_markdown("t", rows)
+    assert "| GM-CML: self-training | 0, 1 | 65.0 → 71.0 | **+6.0** (+2.0) | 45.0 → 48.5 | **+3.5** (+2.0) " \
+           "| a -10.0 | 90 / 100 | 2.0, 2.0 |" in md
+    with pytest.raises(ReportError, match="no summary of runs/b9"):
+        adaptation_markdown("t", [*rows[:2], summary("x/a9", 0, 0.8, 0.5, {}, "runs/b9")])

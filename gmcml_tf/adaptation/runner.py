@@ -9,6 +9,7 @@ folder until it is complete.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import time
@@ -60,7 +61,7 @@ def adapt(workdir: str | Path, photos: str | Path, out: str | Path, *, method: s
     out.mkdir(parents=True, exist_ok=True)
     with folder_lock.hold(out):
         return _adapt(run, photos, paths, held, skipped, out, method, seed, fit or run.fit,
-                      renders, settings or SelfTrainingConfig(), allowed, batch_size, say)
+                      renders, settings or SelfTrainingConfig(), allowed, batch_size, holdout, say)
 
 
 def _labels_of(run, names: list[str]) -> list[int]:
@@ -75,7 +76,7 @@ def _labels_of(run, names: list[str]) -> list[int]:
 
 
 def _adapt(run, photos, paths, held, skipped, out, method, seed, fit, renders, cfg, allowed, batch_size,
-           say) -> dict:
+           holdout, say) -> dict:
     import keras
     import tensorflow as tf
 
@@ -98,7 +99,7 @@ def _adapt(run, photos, paths, held, skipped, out, method, seed, fit, renders, c
     keras.utils.set_random_seed(seed)
     model = run.model
     record = {"adapted_from": str(run.path), "photos": str(photos), "images": len(keep),
-              "held_out": len(held), "skipped": skipped, "fit": fit, "flip": run.flip, "seed": seed,
+              "held_out": len(held), "holdout": holdout, "skipped": skipped, "fit": fit, "flip": run.flip, "seed": seed,
               "method": method, "classes": None if allowed is None else [run.class_names[i] for i in allowed],
               "transductive": True, "tensorflow": tf.__version__}
     if method == "adabn":
@@ -119,6 +120,7 @@ def _adapt(run, photos, paths, held, skipped, out, method, seed, fit, renders, c
                       "with their labels beside (docs/adaptation.md)", renders=data,
                       settings=cfg.__dict__, rounds=rounds)
     record["seconds"] = round(time.perf_counter() - t0, 1)
+    record["photos_hash"] = hashlib.sha256("".join(sorted(hashes[i] for i in keep)).encode()).hexdigest()
     _write_run(run, model, out, record, [hashes[i] for i in keep], held)
     return {**record, "workdir": str(out)}
 

@@ -192,6 +192,7 @@ def evaluate(run, photos: PhotoSet, *, gallery_dir: str | None = None,
     if not restrict_to_present:  # also the paper-like view: every test class present
         r = classification_metrics(y_true, restrict(res["logits"], present).argmax(1), run.class_names)
         result["present_classes_only"] = {k: r[k] for k in ("accuracy", "mean_per_class_accuracy")}
+        result["present_classes_only"]["per_class"] = {c: v["accuracy"] for c, v in r["per_class"].items() if v["n"]}
     adapted = adaptation_check(run.path, [photos.photos[i].path for i in ok])
     if adapted:  # photos the run learnt from score it: said beside every number
         result["adapted" if adapted["seen"] == 0 else "transductive"] = adapted

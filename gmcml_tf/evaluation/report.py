@@ -46,13 +46,16 @@ def summarize(run_dir: str | Path, table: str, row: str, eval_json: str | Path |
     """The summary of one evaluated run (see the module text)."""
     from gmcml_tf.bench import machine
     from gmcml_tf.training.workdir import load_run
+    from gmcml_tf.training.workdir import adaptation_of
     run = load_run(run_dir, load_model=False)
     ev = _json(Path(eval_json) if eval_json else Path(run_dir) / "evaluation" / "real.json")
-    history = _json(Path(run_dir) / "history.json")
+    adapted = adaptation_of(run_dir)
+    trained = Path(adapted["adapted_from"]) if adapted else Path(run_dir)
+    history = _json(trained / "history.json")
     last = (history.get("eval") or [{}])[-1]
     present = ev.get("present_classes_only") or {}
     data = Path(run.config.train.data)
-    for where in (data, Path(run_dir).resolve().parents[1] / data):  # as given, or beside runs/
+    for where in (data, trained.resolve().parents[1] / data):  # as given, or beside runs/
         if (where / "manifest.json").is_file():
             manifest = _json(where / "manifest.json")
             break
@@ -60,7 +63,7 @@ def summarize(run_dir: str | Path, table: str, row: str, eval_json: str | Path |
         manifest = {}
     cfg = run.config
     return {
-        "table": table, "row": row, "note": note, "seed": cfg.train.seed,
+        "table": table, "row": row, "note": note, "seed": cfg.train.seed, "run": str(run_dir),
         "config": json.loads(json.dumps(dataclasses.asdict(cfg))),   # the run's resolved config
         "model": {"recon": cfg.model.recon, "classifier": cfg.model.classifier,
                   "classifier_input": cfg.model.classifier_input, "noise": cfg.train.noise.enabled,
@@ -79,6 +82,9 @@ def summarize(run_dir: str | Path, table: str, row: str, eval_json: str | Path |
             "mean_per_class": None if ev.get("restrict_to_present") else ev.get("mean_per_class_accuracy"),
             "accuracy": None if ev.get("restrict_to_present") else ev.get("accuracy"),
             "per_class": {k: v["accuracy"] for k, v in (ev.get("per_class") or {}).items() if v.get("n")},
+            "present_per_class": present.get("per_class") or (
+                {k: v["accuracy"] for k, v in (ev.get("per_class") or {}).items() if v.get("n")}
+                if ev.get("restrict_to_present") else None),
             "synthetic_val_accuracy": last.get("accuracy")},
         "fit_seconds": fit_seconds if fit_seconds is not None else history.get("fit_seconds"),
         "machine": machine(),
@@ -87,7 +93,26 @@ def summarize(run_dir: str | Path, table: str, row: str, eval_json: str | Path |
         "commit_of": "the fit" if history.get("commit") else "the summary",
         "command": f"gmcml-tf fit --config {run_dir}/config.yaml --workdir {run_dir}; "
                    f"gmcml-tf evaluate --workdir {run_dir} --real {ev.get('source')}",
+        **({"adaptation": _adaptation(run_dir, adapted, ev)} if adapted else {}),
     }
+
+
+def _adaptation(run_dir, record: dict, ev: dict) -> dict:
+    """What an adapted run's summary adds: the method, the photos, the time, the per-round lines,
+    and the command that made it."""
+    seen = ev.get("transductive") or ev.get("adapted") or {}
+    flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in (record.get("settings") or {}).items()
+                     if k in ("rounds", "steps_per_round", "learning_rate"))
+    return {"method": record["method"], "adapted_from": record["adapted_from"], "photos": record["photos"],
+            "images": record["images"], "held_out": record.get("held_out", 0), "seconds": record.get("seconds"),
+            "classes": record.get("classes"), "seed": record.get("seed"),
+            "evaluated_photos_seen": seen.get("seen"),
+            "rounds": [{k: r.get(k) for k in ("round", "selected", "mean_confidence", "flipped", "collapse")}
+                       for r in record.get("rounds") or []],
+            "command": f"gmcml-tf adapt --workdir {record['adapted_from']} --photos {record['photos']} "
+                       f"--out {run_dir} --method {record['method']} --seed {record.get('seed')}"
+                       + (f" --holdout {record['holdout']}" if record.get("holdout") else "")
+                       + (f" {flags}" if flags else "")}
 
 
 def _pct(v) -> str:
@@ -205,6 +230,56 @@ def categories_markdown(bench: dict) -> str:
     return "\n".join(lines)
 
 
+def adaptation_markdown(name: str, summaries: list[dict]) -> str:
+    """Adapted runs against the runs they adapted, paired seed by seed on the same photos."""
+    base = {Path(s["run"]).name: s for s in summaries if "adaptation" not in s}
+    rows: dict[str, list[tuple[dict, dict]]] = {}
+    for s in summaries:
+        if "adaptation" in s:
+            before = base.get(Path(s["adaptation"]["adapted_from"]).name)
+            if before is None:
+                raise ReportError(f"docs/results/{name}: no summary of {s['adaptation']['adapted_from']}, "
+                                  f"the run {s['run']} adapted")
+            rows.setdefault(s["row"], []).append((before, s))
+    cpus = sorted({s["machine"]["processor"] + (" (AVX-512)" if "avx512f" in s["machine"]["flags"] else "")
+                   for s in summaries})
+    lines = [f"CPU: {'; '.join(cpus)}. Percentages, mean over the seeds; Δ: after − before, paired by seed "
+             "(the worst seed in brackets). \"present\": argmax over the classes the photos have; \"all\": "
+             "over every class of the model.", "",
+             "| row | seeds | present: before → after | Δ (worst seed) | all: before → after | Δ (worst seed) "
+             "| largest per-class fall, present | photos adapted on / scored | adapt min |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    mean = statistics.fmean
+    for label, pairs in rows.items():
+        pairs.sort(key=lambda p: p[0]["seed"])
+        cells = []
+        for key in ("present_mean_per_class", "mean_per_class"):
+            b = [p[0]["metrics"][key] for p in pairs]
+            a = [p[1]["metrics"][key] for p in pairs]
+            if None in a or None in b:
+                cells += ["–", "–"]
+                continue
+            d = [y - x for x, y in zip(b, a)]
+            cells += [f"{100 * mean(b):.1f} → {100 * mean(a):.1f}", f"**{100 * mean(d):+.1f}** ({100 * min(d):+.1f})"]
+        falls = {}
+        for before, after in pairs:
+            pb, pa = before["metrics"].get("present_per_class") or {}, after["metrics"].get("present_per_class") or {}
+            for c in pb.keys() & pa.keys():
+                falls.setdefault(c, []).append(pa[c] - pb[c])
+        worst = min(falls.items(), key=lambda kv: mean(kv[1])) if falls else None
+        ad = pairs[0][1]["adaptation"]
+        secs = [p[1]["adaptation"]["seconds"] for p in pairs if p[1]["adaptation"].get("seconds")]
+        lines.append(f"| {label} | {', '.join(str(p[0]['seed']) for p in pairs)} | {cells[0]} | {cells[1]} "
+                     f"| {cells[2]} | {cells[3]} "
+                     f"| {'–' if worst is None else f'{worst[0]} {100 * mean(worst[1]):+.1f}'} "
+                     f"| {ad['images']} / {pairs[0][1]['photos']['n']} "
+                     f"| {', '.join(f'{x / 60:.1f}' for x in secs) or '–'} |")
+    notes = [f"- {label}: {p[0][1]['note']}" for label, p in rows.items() if p[0][1].get("note")]
+    lines += ["", *notes, "", f"Each row's runs: `docs/results/{name}/*.json` (config, seeds, the adapt command, "
+              "per-round lines, commit, CPU)."]
+    return "\n".join(lines)
+
+
 def render_block(name: str, results: Path) -> str:
     """The markdown of one `<!-- results:NAME -->` block."""
     if name == "bench/categories":
@@ -216,6 +291,8 @@ def render_block(name: str, results: Path) -> str:
     summaries = [_json(p) for p in sorted((results / name).glob("*.json"))]
     if not summaries:
         raise ReportError(f"{results / name}: no run summaries (gmcml-tf report summarize RUN --table {name})")
+    if any("adaptation" in s for s in summaries):
+        return adaptation_markdown(name, summaries)
     return table_markdown(name, summaries)
 
 
