@@ -58,9 +58,10 @@ def test_class_balanced_selection_keeps_the_same_share_of_every_class():
 def test_collapse_is_seen_both_ways_and_not_in_ordinary_drift():
     from gmcml_tf.adaptation.pseudo_labels import collapse, restrict_probs
     before = np.array([0] * 40 + [1] * 40 + [2] * 20)
-    assert collapse(before, np.array([0] * 45 + [1] * 38 + [2] * 17), 3) is None
-    assert "grew from 40% to 60%" in collapse(before, np.array([0] * 60 + [1] * 30 + [2] * 10), 3)
-    assert "class 2 fell from 20% to 5%" in collapse(before, np.array([0] * 50 + [1] * 45 + [2] * 5), 3)
+    names = ["a", "b", "c"]
+    assert collapse(before, np.array([0] * 45 + [1] * 38 + [2] * 17), names) is None
+    assert "a grew from 40% to 60%" in collapse(before, np.array([0] * 60 + [1] * 30 + [2] * 10), names)
+    assert "c fell from 20% to 5%" in collapse(before, np.array([0] * 50 + [1] * 45 + [2] * 5), names)
     p = restrict_probs(np.array([[0.5, 0.3, 0.2]]), [1, 2])
     np.testing.assert_allclose(p, [[0.0, 0.6, 0.4]])
 
@@ -233,3 +234,22 @@ def test_adapt_resumes_after_kill_9(smoke_run, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "after round 1 of 3" in text and "round 1/3" not in text and "round 3/3" in text
     assert [r["round"] for r in json.loads((out / "adapt.json").read_text())["rounds"]] == [1, 2, 3]
+
+
+def test_a_collapsed_round_is_undone_and_adaptation_stops(smoke_run, tmp_path, monkeypatch):
+    """Predictions that collapse after round 1 undo it: the adapted model is the unadapted one,
+    weight for weight and statistic for statistic, and no round 2 runs."""
+    from gmcml_tf.adaptation import pseudo_labels
+    from gmcml_tf.adaptation.runner import adapt
+    from gmcml_tf.adaptation.self_training import SelfTrainingConfig
+    from gmcml_tf.training.workdir import load_run
+    photos = _photo_folder(tmp_path / "photos", n=40)
+    lines = []
+    monkeypatch.setattr(pseudo_labels, "collapse", lambda *a, **k: "car grew from 40% to 90% of the photos")
+    r = adapt(smoke_run, photos, tmp_path / "out", settings=SelfTrainingConfig(rounds=2, steps_per_round=3),
+              say=lines.append)
+    assert [x["collapse"] for x in r["rounds"]] == ["car grew from 40% to 90% of the photos"]
+    assert any("round 1 undone" in line and "keeping round 0" in line for line in lines)
+    before, after = load_run(smoke_run).model, load_run(tmp_path / "out").model
+    for a, b in zip(before.weights, after.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=b.path)

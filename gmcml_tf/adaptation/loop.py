@@ -78,7 +78,7 @@ def self_train(run, model, views: np.ndarray, out: Path, cfg: SelfTrainingConfig
             reestimate_batch_norm(model, views)
         probs, feats = predict_all(model, views, run.flip)
         predicted = PL.restrict_probs(probs, allowed).argmax(1)
-        why = PL.collapse(before, predicted, k)
+        why = PL.collapse(before, predicted, names)
         summary.update(round=r + 1, seconds=round(time.perf_counter() - t0, 1),
                        render_loss=round(float(np.mean([x[0] for x in losses])), 4),
                        photo_loss=round(float(np.mean([x[1] for x in losses])), 4),

@@ -58,19 +58,19 @@ def select_balanced(labels: np.ndarray, confidence: np.ndarray, fraction: float)
     return keep
 
 
-def collapse(before: np.ndarray, after: np.ndarray, num_classes: int, grow: float = 0.15,
+def collapse(before: np.ndarray, after: np.ndarray, names: list[str], grow: float = 0.15,
              shrink: float = 0.5, floor: float = 0.05) -> str | None:
     """Why the predicted labels `after` have collapsed relative to `before`, or None: the largest
     class's share grew by more than `grow`, or a class holding at least `floor` of the photos
     before kept less than `shrink` of its count."""
-    b = np.bincount(before, minlength=num_classes) / max(1, len(before))
-    a = np.bincount(after, minlength=num_classes) / max(1, len(after))
+    b = np.bincount(before, minlength=len(names)) / max(1, len(before))
+    a = np.bincount(after, minlength=len(names)) / max(1, len(after))
     top = int(np.argmax(a))
     if a[top] - b[top] > grow:
-        return f"class {top} grew from {b[top]:.0%} to {a[top]:.0%} of the photos"
+        return f"{names[top]} grew from {b[top]:.0%} to {a[top]:.0%} of the photos"
     for c in np.flatnonzero(b >= floor):
         if a[c] < shrink * b[c]:
-            return f"class {c} fell from {b[c]:.0%} to {a[c]:.0%} of the photos"
+            return f"{names[c]} fell from {b[c]:.0%} to {a[c]:.0%} of the photos"
     return None
 
 

@@ -129,6 +129,11 @@ def cmd_bench_categories(args) -> int:
     return emit_json(result, args.json)
 
 
+def cmd_bench_adapt(args) -> int:
+    from gmcml_tf.bench.adapt import bench_adapt
+    return emit_json(bench_adapt(args.workdir, args.photos, count=args.count, seed=args.seed), args.json)
+
+
 def add_commands(sub) -> None:
     r = sub.add_parser("render", help="render 3D models into paired RGB/mask/depth TFRecord shards")
     r.add_argument("--config", help="YAML config (configs/*.yaml); defaults if omitted")
@@ -190,3 +195,10 @@ def add_bench(bench) -> None:
     bc.add_argument("--set", action="append", metavar="KEY=VALUE", help="render overrides")
     bc.add_argument("--json", help="also write the result here")
     bc.set_defaults(func=cmd_bench_categories)
+    ba = bench.add_parser("adapt", help="adapt's time for a number of photos, per method")
+    ba.add_argument("--workdir", required=True, help="a `gmcml-tf fit` run folder")
+    ba.add_argument("--photos", required=True, help="a photo folder (photos repeat when it has fewer)")
+    ba.add_argument("--count", type=positive_int, default=1000)
+    ba.add_argument("--seed", type=int, default=0)
+    ba.add_argument("--json", help="also write the result here")
+    ba.set_defaults(func=cmd_bench_adapt)

@@ -200,7 +200,25 @@ def glance_markdown(results: Path) -> str:
         lines.append(f"| {prefix}{group[0]['row']}, {runs} "
                      f"| {strip(_mean_std([x['present_mean_per_class'] for x in m]))} "
                      f"| {strip(_mean_std([x['mean_per_class'] for x in m]))} ({n}-way) |")
+    lines += _adaptation_glance(results / "adaptation")
     return "\n".join(lines)
+
+
+def _adaptation_glance(folder: Path) -> list[str]:
+    """The glance table's adaptation rows: before → after, paired by seed."""
+    rows = adaptation_pairs(folder.name, [_json(p) for p in sorted(folder.glob("*.json"))])
+    out = []
+    for label, pairs in rows.items():
+        cells = []
+        for key in ("present_mean_per_class", "mean_per_class"):
+            b, a = [p[0]["metrics"][key] for p in pairs], [p[1]["metrics"][key] for p in pairs]
+            cells.append(f"{100 * statistics.fmean(b):.1f} → {100 * statistics.fmean(a):.1f} "
+                         f"({100 * statistics.fmean(y - x for x, y in zip(b, a)):+.1f})")
+        n = len(pairs[0][1]["data"]["classes"])
+        out.append(f"| `adapt` on {pairs[0][1]['adaptation']['images']} unlabelled photos, scored on "
+                   f"{pairs[0][1]['photos']['n']} others: {label}, {len(pairs)} seed{'s' * (len(pairs) > 1)} "
+                   f"| {cells[0]} | {cells[1]} ({n}-way) |")
+    return out
 
 
 def _by_row(folder: Path) -> dict[str, list[dict]]:
@@ -230,8 +248,9 @@ def categories_markdown(bench: dict) -> str:
     return "\n".join(lines)
 
 
-def adaptation_markdown(name: str, summaries: list[dict]) -> str:
-    """Adapted runs against the runs they adapted, paired seed by seed on the same photos."""
+def adaptation_pairs(name: str, summaries: list[dict]) -> dict[str, list[tuple[dict, dict]]]:
+    """{row label: [(the base run's summary, the adapted run's), ...]}, by seed; the base is
+    found by its run folder's name, so path maps do not break the pairing."""
     base = {Path(s["run"]).name: s for s in summaries if "adaptation" not in s}
     rows: dict[str, list[tuple[dict, dict]]] = {}
     for s in summaries:
@@ -241,6 +260,14 @@ def adaptation_markdown(name: str, summaries: list[dict]) -> str:
                 raise ReportError(f"docs/results/{name}: no summary of {s['adaptation']['adapted_from']}, "
                                   f"the run {s['run']} adapted")
             rows.setdefault(s["row"], []).append((before, s))
+    for pairs in rows.values():
+        pairs.sort(key=lambda p: p[0]["seed"])
+    return rows
+
+
+def adaptation_markdown(name: str, summaries: list[dict]) -> str:
+    """Adapted runs against the runs they adapted, paired seed by seed on the same photos."""
+    rows = adaptation_pairs(name, summaries)
     cpus = sorted({s["machine"]["processor"] + (" (AVX-512)" if "avx512f" in s["machine"]["flags"] else "")
                    for s in summaries})
     lines = [f"CPU: {'; '.join(cpus)}. Percentages, mean over the seeds; Δ: after − before, paired by seed "
@@ -251,7 +278,6 @@ def adaptation_markdown(name: str, summaries: list[dict]) -> str:
              "|---|---|---|---|---|---|---|---|---|"]
     mean = statistics.fmean
     for label, pairs in rows.items():
-        pairs.sort(key=lambda p: p[0]["seed"])
         cells = []
         for key in ("present_mean_per_class", "mean_per_class"):
             b = [p[0]["metrics"][key] for p in pairs]
