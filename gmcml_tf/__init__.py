@@ -7,8 +7,8 @@ arXiv 1705.08590). The Python API (`gmcml_tf.api`) is importable from here:
 Attributes load on first use, so `import gmcml_tf` stays light (no TensorFlow).
 """
 
-__version__ = "0.2.0"
-__all__ = ["render", "fit", "load_run", "evaluate", "export", "Run"]
+__version__ = "0.3.0"
+__all__ = ["render", "fit", "load_run", "evaluate", "adapt", "export", "Run"]
 
 
 def __getattr__(name: str):

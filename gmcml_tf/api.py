@@ -19,7 +19,7 @@ from pathlib import Path
 from gmcml_tf.config import FIT_SECTIONS, load_config
 from gmcml_tf.training.workdir import Run, load_run
 
-__all__ = ["render", "fit", "load_run", "evaluate", "export", "Run"]
+__all__ = ["render", "fit", "load_run", "evaluate", "adapt", "export", "Run"]
 
 PathLike = str | Path
 
@@ -58,19 +58,38 @@ def _run(run: Run | PathLike) -> Run:
 
 
 def evaluate(run: Run | PathLike, photos: str, *, restrict_to_present: bool = False,
-             fit: str | None = None, flip: bool | None = None, save: bool = True) -> dict:
+             fit: str | None = None, flip: bool | None = None, save: bool = True,
+             holdout_of: PathLike | None = None) -> dict:
     """Accuracy of `run` on labelled real photos (`DIR/<category>/*.jpg` or `pascal3d:DIR`):
     overall, mean per class, per class, nearest-neighbour, confusion matrix. With `save`, the
-    JSON and figures go to RUN/evaluation/ as `gmcml-tf evaluate` writes them."""
+    JSON and figures go to RUN/evaluation/ as `gmcml-tf evaluate` writes them. `holdout_of`:
+    only the photos `adapt(..., holdout=F)` held out of that adapted run."""
     from gmcml_tf.evaluation.evaluate import evaluate as run_evaluate
     from gmcml_tf.evaluation.evaluate import evaluate_and_save
     from gmcml_tf.evaluation.real_photos import photos_for
     run = _run(run)
     photo_set = photos_for(photos, run.classes, run.config.eval.aliases)
+    if holdout_of is not None:
+        from gmcml_tf.adaptation.photos import held_out_only
+        photo_set = held_out_only(photo_set, holdout_of)
     kwargs = dict(restrict_to_present=restrict_to_present, fit=fit, flip=flip)
     if save:
         return evaluate_and_save(run, photo_set, **kwargs)[0]
     return run_evaluate(run, photo_set, **kwargs)
+
+
+def adapt(run: Run | PathLike, photos: PathLike, out: PathLike, *, method: str = "self-training",
+          seed: int = 0, holdout: float | None = None, classes: Sequence[str] | None = None,
+          resume: bool = False, progress: bool = False) -> Run:
+    """Adapt `run` to the unlabelled photos below `photos` into the new run folder `out`
+    (docs/adaptation.md); returns it, with adapt.json's record in `run.summary`."""
+    from gmcml_tf.adaptation.runner import adapt as run_adapt
+    record = run_adapt(_run(run).path, photos, out, method=method, seed=seed, holdout=holdout,
+                       classes=list(classes or []), resume=resume,
+                       say=None if progress else (lambda line: None))
+    adapted = load_run(out)
+    adapted.summary = record
+    return adapted
 
 
 def export(run: Run | PathLike, out: PathLike, *, version: int | None = None, fit: str | None = None,

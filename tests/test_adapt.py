@@ -253,3 +253,12 @@ def test_a_collapsed_round_is_undone_and_adaptation_stops(smoke_run, tmp_path, m
     before, after = load_run(smoke_run).model, load_run(tmp_path / "out").model
     for a, b in zip(before.weights, after.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=b.path)
+
+
+def test_the_python_api_adapts_and_scores_the_held_out_photos(smoke_run, tmp_path):
+    import gmcml_tf as gm
+    photos = _photo_folder(tmp_path / "photos", n=24)
+    adapted = gm.adapt(smoke_run, photos, tmp_path / "out", method="adabn", holdout=0.5, seed=2)
+    assert adapted.summary["method"] == "adabn" and adapted.summary["images"] == 12
+    r = gm.evaluate(adapted, str(photos), holdout_of=tmp_path / "out", save=False)
+    assert r["n"] == 12 and r["adapted"]["seen"] == 0 and "transductive" not in r

@@ -51,7 +51,6 @@ def self_train(run, model, views: np.ndarray, out: Path, cfg: SelfTrainingConfig
     step = make_step(model, optimizer, augment, cfg, renders is not None)
     batches = _render_batches(run, renders, cfg, seed, first)
     writer = tf.summary.create_file_writer(str(out / "tensorboard" / "adapt"))
-    rng = np.random.default_rng([seed, first])
     previous = None if progress["labels"] is None else np.asarray(progress["labels"])
     for r in range(first, cfg.rounds):
         t0 = time.perf_counter()
@@ -61,6 +60,7 @@ def self_train(run, model, views: np.ndarray, out: Path, cfg: SelfTrainingConfig
         selected = PL.select_balanced(labels, confidence, cfg.fraction(r))
         summary = PL.round_summary(labels, selected, confidence, previous, names)
         chosen = np.flatnonzero(selected)
+        rng = np.random.default_rng([seed, r])   # per round: a resumed run draws the same photos
         losses = []
         for i in range(cfg.steps_per_round):
             s = r * cfg.steps_per_round + i

@@ -94,3 +94,15 @@ def adapted_hashes(run_path: str | Path) -> list[str]:
 def held_out_hashes(run_path: str | Path) -> list[str]:
     """Content hashes of the photos `adapt --holdout` kept back for evaluation."""
     return _hashes(run_path, "held_out")
+
+
+def held_out_only(photos, run_path):
+    """The photos of a PhotoSet that `adapt --holdout` held out of run `run_path` (by content)."""
+    import dataclasses
+    held = set(held_out_hashes(run_path))
+    if not held:
+        raise PhotoError(f"--holdout-of {run_path}: not a run adapted with --holdout")
+    keep = [p for p in photos.photos if content_hash(p.path) in held]
+    if not keep:
+        raise PhotoError(f"--holdout-of {run_path}: none of the photos of {photos.source} is one it held out")
+    return dataclasses.replace(photos, photos=keep, source=f"{photos.source} (held out by {run_path})")

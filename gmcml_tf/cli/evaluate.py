@@ -21,6 +21,7 @@ def cmd_evaluate(args) -> int:
     run = load_run(args.workdir)
     photos = _photos(args, run.classes, run.config.eval.aliases)
     if args.holdout_of:
+        from gmcml_tf.adaptation.photos import held_out_only
         photos = held_out_only(photos, args.holdout_of)
     r, out = evaluate_and_save(run, photos, args.json,
                                gallery_dir=args.gallery, fit=args.fit, flip=flip,
@@ -56,20 +57,6 @@ def cmd_evaluate(args) -> int:
           + (f"; {r['val_split']}" if r.get("val_split") else ""))
     print(f"  wrote {out} and {', '.join(Path(p).name for p in r['plots'].values())}")
     return 0
-
-
-def held_out_only(photos, run_path):
-    """The photos of `photos` that `adapt --holdout` held out of run `run_path` (by content)."""
-    import dataclasses
-    from gmcml_tf.adaptation.photos import content_hash, held_out_hashes
-    from gmcml_tf.evaluation.real_photos import PhotoError
-    held = set(held_out_hashes(run_path))
-    if not held:
-        raise PhotoError(f"--holdout-of {run_path}: not a run adapted with --holdout")
-    keep = [p for p in photos.photos if content_hash(p.path) in held]
-    if not keep:
-        raise PhotoError(f"--holdout-of {run_path}: none of the photos of {photos.source} is one it held out")
-    return dataclasses.replace(photos, photos=keep, source=f"{photos.source} (held out by {run_path})")
 
 
 def cmd_adapt(args) -> int:
