@@ -2,7 +2,6 @@
 TensorBoard scalars; resumes from the last finished round."""
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -40,8 +39,8 @@ def self_train(run, model, views: np.ndarray, out: Path, cfg: SelfTrainingConfig
     first = int(done.numpy())
     if progress is None:
         probs, feats = predict_all(model, views, run.flip)
-        progress = {"photo_hashes": hashes, "before": PL.restrict_probs(probs, allowed).argmax(1).tolist(), "rounds": [],
-                    "labels": None}
+        before = PL.restrict_probs(probs, allowed).argmax(1)
+        progress = {"photo_hashes": hashes, "before": before.tolist(), "rounds": [], "labels": None}
         manager.save()     # round 0: the unadapted model, where a collapse in round 1 returns to
         write_json_atomic(out / PROGRESS_FILE, progress)
     else:

@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 
 from gmcml_tf.adaptation import photos as P
-from gmcml_tf.adaptation import pseudo_labels as PL
 from gmcml_tf.adaptation.self_training import SelfTrainingConfig
 from gmcml_tf.evaluation.real_photos import PhotoError
 from gmcml_tf.training.workdir import ADAPT_FILE, load_run

@@ -69,7 +69,8 @@ def cmd_adapt(args) -> int:
               holdout=args.holdout, resume=args.resume, renders=args.renders, settings=settings,
               classes=[c for c in (args.classes or "").split(",") if c], batch_size=args.batch_size)
     print(f"adapted {r['adapted_from']} -> {r['workdir']} ({r['method']}) on {r['images']} photos of "
-          f"{r['photos']} in {r['seconds']:.0f} s" + (f"; {len(r['skipped'])} unreadable, left out" if r["skipped"] else ""))
+          f"{r['photos']} in {r['seconds']:.0f} s"
+          + (f"; {len(r['skipped'])} unreadable, left out" if r["skipped"] else ""))
     if r["held_out"]:
         print(f"  held out {r['held_out']} photos (not adapted on): gmcml-tf evaluate --workdir {r['workdir']} "
               f"--real {r['photos']} --holdout-of {r['workdir']}")
