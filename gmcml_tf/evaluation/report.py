@@ -306,8 +306,40 @@ def adaptation_markdown(name: str, summaries: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def render_block(name: str, results: Path) -> str:
+def photos_plot(name: str, results: Path, write: bool) -> str:
+    """`NAME/plot`: the gain on the scored photos against the number of photos adapted on, for
+    an adaptation table whose rows differ in that number; the PNG is written beside the
+    summaries' folder (docs/results/NAME.png) unless only checking."""
+    folder = results / name
+    rows = adaptation_pairs(name, [_json(p) for p in sorted(folder.glob("*.json"))])
+    def gains(key: str) -> list[tuple[int, float]]:
+        return sorted((pairs[0][1]["adaptation"]["images"],
+                       100 * statistics.fmean(a["metrics"][key] - b["metrics"][key] for b, a in pairs))
+                      for pairs in rows.values())
+    points, every = gains("present_mean_per_class"), gains("mean_per_class")
+    png = results / f"{name}.png"
+    if write:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots(figsize=(4.2, 2.8), dpi=110)
+        for pts, label in ((points, "present classes"), (every, "all classes")):
+            ax.plot([x for x, _ in pts], [y for _, y in pts], marker="o", label=label)
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.set_xlabel("unlabelled photos adapted on")
+        ax.set_ylabel("Δ mean per-class (points)")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(png)
+        plt.close(fig)
+    cells = ", ".join(f"{n} photos {d:+.1f}" for n, d in points)
+    return f"![gain against photos](results/{name}.png)\n\nΔ, present classes: {cells}."
+
+
+def render_block(name: str, results: Path, write: bool = False) -> str:
     """The markdown of one `<!-- results:NAME -->` block."""
+    if name.endswith("/plot"):
+        return photos_plot(name[: -len("/plot")], results, write)
     if name == "bench/categories":
         return categories_markdown(_json(results / "bench" / "categories.json"))
     if name == "glance":
@@ -337,7 +369,8 @@ def build(root: str | Path = ".", check: bool = False) -> list[str]:
         if not path.is_file():
             continue
         text = path.read_text()
-        new = _BLOCK.sub(lambda m: f"<!-- results:{m.group('name')} -->\n{render_block(m.group('name'), results)}"
+        new = _BLOCK.sub(lambda m: f"<!-- results:{m.group('name')} -->\n"
+                                   f"{render_block(m.group('name'), results, write=not check)}"
                                    "\n<!-- /results -->", text)
         if new != text:
             changed.append(str(path))
