@@ -37,9 +37,9 @@ def photo_sample(folder: str | Path, count: int, into: Path) -> int:
 
 
 def bench_adapt(workdir: str, photos: str, count: int = 1000, methods=("self-training", "adabn"),
-                seed: int = 0) -> dict:
+                seed: int = 0, note: str = "") -> dict:
     from gmcml_tf.adaptation.runner import adapt
-    out = {"machine": machine(), "workdir": workdir, "photos": photos, "count": count, "rows": []}
+    out = {"machine": machine(), "workdir": workdir, "photos": photos, "count": count, "note": note, "rows": []}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "photos"
         out["distinct_photos"] = photo_sample(photos, count, folder)

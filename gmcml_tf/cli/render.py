@@ -131,7 +131,8 @@ def cmd_bench_categories(args) -> int:
 
 def cmd_bench_adapt(args) -> int:
     from gmcml_tf.bench.adapt import bench_adapt
-    return emit_json(bench_adapt(args.workdir, args.photos, count=args.count, seed=args.seed), args.json)
+    return emit_json(bench_adapt(args.workdir, args.photos, count=args.count, seed=args.seed, note=args.note),
+                     args.json)
 
 
 def add_commands(sub) -> None:
@@ -200,5 +201,6 @@ def add_bench(bench) -> None:
     ba.add_argument("--photos", required=True, help="a photo folder (photos repeat when it has fewer)")
     ba.add_argument("--count", type=positive_int, default=1000)
     ba.add_argument("--seed", type=int, default=0)
+    ba.add_argument("--note", default="", help="a line kept in the JSON (e.g. what else ran on the cores)")
     ba.add_argument("--json", help="also write the result here")
     ba.set_defaults(func=cmd_bench_adapt)

@@ -336,12 +336,30 @@ def photos_plot(name: str, results: Path, write: bool) -> str:
     return f"![gain against photos](results/{name}.png)\n\nΔ, present classes: {cells}."
 
 
+def adapt_bench_markdown(bench: dict) -> str:
+    """`gmcml-tf bench adapt` JSON as a table."""
+    m = bench["machine"]
+    lines = ["| method | photos | wall s | CPU s | seconds a round | target |", "|---|---|---|---|---|---|"]
+    for r in bench["rows"]:
+        target = ("≤ ~600 s: " + ("**met**" if r["wall_s"] <= 600 else "**missed**")) \
+            if r["method"] == "self-training" else ""
+        lines.append(f"| {r['method']} | {r['photos']} | {r['wall_s']} | {r['cpu_s']} "
+                     f"| {', '.join(str(x) for x in r.get('round_s', [])) or '–'} | {target} |")
+    lines += ["", f"<sub>From `docs/results/bench/adapt.json`: {m['processor']}, {m['cpus']} cores "
+              f"({', '.join(m['flags'])}); `{bench['workdir']}` on {bench['count']} photos "
+              f"({bench['distinct_photos']} distinct) of `{bench['photos']}`"
+              + (f"; {bench['note']}" if bench.get("note") else "") + ".</sub>"]
+    return "\n".join(lines)
+
+
 def render_block(name: str, results: Path, write: bool = False) -> str:
     """The markdown of one `<!-- results:NAME -->` block."""
     if name.endswith("/plot"):
         return photos_plot(name[: -len("/plot")], results, write)
     if name == "bench/categories":
         return categories_markdown(_json(results / "bench" / "categories.json"))
+    if name == "bench/adapt":
+        return adapt_bench_markdown(_json(results / "bench" / "adapt.json"))
     if name == "glance":
         return glance_markdown(results)
     if name.startswith("legacy/"):
