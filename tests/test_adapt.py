@@ -260,3 +260,23 @@ def test_the_python_api_adapts_and_scores_the_held_out_photos(smoke_run, tmp_pat
     assert adapted.summary["method"] == "adabn" and adapted.summary["images"] == 12
     r = gm.evaluate(adapted, str(photos), holdout_of=tmp_path / "out", save=False)
     assert r["n"] == 12 and r["adapted"]["seen"] == 0 and "transductive" not in r
+
+
+def test_an_fcn_run_adapts_on_the_photos_alone(smoke_render, tmp_path):
+    """The FCN ablation (another reconstruction net) self-trains too, here without its renders
+    (--renders none): the photo loss alone moves the weights."""
+    from gmcml_tf.cli import main
+    from gmcml_tf.config import load_config
+    from gmcml_tf.training.train import fit
+    from gmcml_tf.training.workdir import load_run
+    render_cfg, _ = smoke_render
+    cfg = load_config(REPO / "configs" / "smoke.yaml", [f"train.data={render_cfg.out}", "model.recon=fcn"])
+    fit(cfg, tmp_path / "fcn", show_progress=False)
+    photos = _photo_folder(tmp_path / "photos", n=40)
+    assert _adapt(tmp_path / "fcn", photos, tmp_path / "out", "--renders", "none") == 0
+    record = json.loads((tmp_path / "out" / "adapt.json").read_text())
+    assert record["renders"] is None and len(record["rounds"]) == 2
+    assert load_run(tmp_path / "out").config.model.recon == "fcn"
+    before, after = load_run(tmp_path / "fcn").model, load_run(tmp_path / "out").model
+    assert any(not np.array_equal(a.numpy(), b.numpy())
+               for a, b in zip(before.classifier_net.trainable_weights, after.classifier_net.trainable_weights))

@@ -21,7 +21,7 @@ def self_train(run, model, views: np.ndarray, out: Path, cfg: SelfTrainingConfig
     import tensorflow as tf
 
     from gmcml_tf.adaptation.runner import PROGRESS_FILE
-    names, k = run.class_names, run.model.num_classes
+    names = run.class_names
     t = run.config.train
     optimizer = keras.optimizers.AdamW(cfg.learning_rate, weight_decay=cfg.weight_decay)
     model.kl_warmup_steps = 0          # the run is trained: the KL term has its full weight
@@ -81,7 +81,7 @@ def self_train(run, model, views: np.ndarray, out: Path, cfg: SelfTrainingConfig
         summary.update(round=r + 1, seconds=round(time.perf_counter() - t0, 1),
                        render_loss=round(float(np.mean([x[0] for x in losses])), 4),
                        photo_loss=round(float(np.mean([x[1] for x in losses])), 4),
-                       predicted={names[c]: int(n) for c, n in enumerate(np.bincount(predicted, minlength=k)) if n},
+                       predicted={names[c]: int(n) for c, n in enumerate(np.bincount(predicted, minlength=len(names))) if n},
                        collapse=why)
         _write_round(writer, summary, r + 1)
         say(_line(summary, cfg.rounds))
