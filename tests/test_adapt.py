@@ -265,7 +265,6 @@ def test_the_python_api_adapts_and_scores_the_held_out_photos(smoke_run, tmp_pat
 def test_an_fcn_run_adapts_on_the_photos_alone(smoke_render, tmp_path):
     """The FCN ablation (another reconstruction net) self-trains too, here without its renders
     (--renders none): the photo loss alone moves the weights."""
-    from gmcml_tf.cli import main
     from gmcml_tf.config import load_config
     from gmcml_tf.training.train import fit
     from gmcml_tf.training.workdir import load_run

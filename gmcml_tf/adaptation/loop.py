@@ -78,10 +78,11 @@ def self_train(run, model, views: np.ndarray, out: Path, cfg: SelfTrainingConfig
         probs, feats = predict_all(model, views, run.flip)
         predicted = PL.restrict_probs(probs, allowed).argmax(1)
         why = PL.collapse(before, predicted, names)
+        counts = np.bincount(predicted, minlength=len(names))
         summary.update(round=r + 1, seconds=round(time.perf_counter() - t0, 1),
                        render_loss=round(float(np.mean([x[0] for x in losses])), 4),
                        photo_loss=round(float(np.mean([x[1] for x in losses])), 4),
-                       predicted={names[c]: int(n) for c, n in enumerate(np.bincount(predicted, minlength=len(names))) if n},
+                       predicted={names[c]: int(n) for c, n in enumerate(counts) if n},
                        collapse=why)
         _write_round(writer, summary, r + 1)
         say(_line(summary, cfg.rounds))
