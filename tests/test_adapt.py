@@ -53,13 +53,16 @@ def test_class_balanced_selection_keeps_the_same_share_of_every_class():
     assert keep[10:].tolist() == [False, True, True, False]    # 2 of 4 though all are less sure
 
 
-def test_collapse_is_seen_both_ways_and_not_in_ordinary_drift():
+def test_collapse_is_one_class_taking_over_not_classes_emptying():
+    """Emptying classes the photos do not show is what adaptation should do; one class
+    growing to dominate is the collapse."""
     from gmcml_tf.adaptation.pseudo_labels import collapse, restrict_probs
-    before = np.array([0] * 40 + [1] * 40 + [2] * 20)
+    before = np.array([0] * 40 + [1] * 30 + [2] * 30)
     names = ["a", "b", "c"]
     assert collapse(before, np.array([0] * 45 + [1] * 38 + [2] * 17), names) is None
-    assert "a grew from 40% to 60%" in collapse(before, np.array([0] * 60 + [1] * 30 + [2] * 10), names)
-    assert "c fell from 20% to 5%" in collapse(before, np.array([0] * 50 + [1] * 45 + [2] * 5), names)
+    assert collapse(before, np.array([0] * 50 + [1] * 50), names) is None        # c emptied
+    assert collapse(before, np.array([0] * 55 + [1] * 30 + [2] * 15), names) is None   # +15 points
+    assert "a grew from 40% to 65%" in collapse(before, np.array([0] * 65 + [1] * 30 + [2] * 5), names)
     p = restrict_probs(np.array([[0.5, 0.3, 0.2]]), [1, 2])
     np.testing.assert_allclose(p, [[0.0, 0.6, 0.4]])
 
