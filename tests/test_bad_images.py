@@ -297,7 +297,6 @@ def test_the_models_own_guard_holds_when_the_server_limit_is_raised(exported):
 
 # (c) gmcml-tf evaluate on a folder mixing bad files with good photos ---------------------
 
-from test_evaluate import smoke_run  # noqa: E402,F401  (the module-scoped trained smoke run)
 
 
 def test_evaluate_skips_and_lists_bad_files_and_finishes(smoke_run, files, tmp_path, capsys):
