@@ -97,6 +97,6 @@ def test_an_adaptation_table_pairs_each_adapted_run_with_its_own_base(tmp_path):
             summary("x/a1", 1, 0.62, 0.45, {"a": 0.7, "b": 0.54}, "runs/b1")]
     md = adaptation_markdown("t", rows)
     assert "| GM-CML: self-training | 0, 1 | 65.0 → 71.0 | **+6.0** (+2.0) | 45.0 → 48.5 | **+3.5** (+2.0) " \
-           "| a -10.0 | 90 / 100 | 2.0, 2.0 |" in md
+           "| a -10.0 (seed 0: a -10.0) | 90 / 100 | 2.0, 2.0 |" in md
     with pytest.raises(ReportError, match="no summary of runs/b9"):
         adaptation_markdown("t", [*rows[:2], summary("x/a9", 0, 0.8, 0.5, {}, "runs/b9")])

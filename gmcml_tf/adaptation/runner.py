@@ -114,6 +114,7 @@ def _adapt(run, photos, paths, held, skipped, out, method, seed, fit, renders, c
                 say(f"the run's renders ({data}) are not at hand: adapting on the photos alone "
                     "(--renders DIR to name them)")
             data = None
+        cfg = cfg.for_photos(len(views))
         rounds = self_train(run, model, views, out, cfg, seed, data, progress, hashes, say, allowed)
         record.update(what="self-training: clustering-refined, class-balanced pseudo-labels, renders "
                       "with their labels beside (docs/adaptation.md)", renders=data,

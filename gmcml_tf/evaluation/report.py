@@ -274,7 +274,7 @@ def adaptation_markdown(name: str, summaries: list[dict]) -> str:
              "(the worst seed in brackets). \"present\": argmax over the classes the photos have; \"all\": "
              "over every class of the model.", "",
              "| row | seeds | present: before → after | Δ (worst seed) | all: before → after | Δ (worst seed) "
-             "| largest per-class fall, present | photos adapted on / scored | adapt min |",
+             "| class that fell most, present (worst seed and class) | photos adapted on / scored | adapt min |",
              "|---|---|---|---|---|---|---|---|---|"]
     mean = statistics.fmean
     for label, pairs in rows.items():
@@ -287,17 +287,20 @@ def adaptation_markdown(name: str, summaries: list[dict]) -> str:
                 continue
             d = [y - x for x, y in zip(b, a)]
             cells += [f"{100 * mean(b):.1f} → {100 * mean(a):.1f}", f"**{100 * mean(d):+.1f}** ({100 * min(d):+.1f})"]
-        falls = {}
+        falls, single = {}, []
         for before, after in pairs:
             pb, pa = before["metrics"].get("present_per_class") or {}, after["metrics"].get("present_per_class") or {}
             for c in pb.keys() & pa.keys():
                 falls.setdefault(c, []).append(pa[c] - pb[c])
+                single.append((pa[c] - pb[c], c, before["seed"]))
         worst = min(falls.items(), key=lambda kv: mean(kv[1])) if falls else None
+        worst_one = min(single) if single else None
         ad = pairs[0][1]["adaptation"]
         secs = [p[1]["adaptation"]["seconds"] for p in pairs if p[1]["adaptation"].get("seconds")]
         lines.append(f"| {label} | {', '.join(str(p[0]['seed']) for p in pairs)} | {cells[0]} | {cells[1]} "
                      f"| {cells[2]} | {cells[3]} "
-                     f"| {'–' if worst is None else f'{worst[0]} {100 * mean(worst[1]):+.1f}'} "
+                     f"| {'–' if worst is None else f'{worst[0]} {100 * mean(worst[1]):+.1f}'}"
+                     f"{'' if worst_one is None else f' (seed {worst_one[2]}: {worst_one[1]} {100 * worst_one[0]:+.1f})'} "
                      f"| {ad['images']} / {pairs[0][1]['photos']['n']} "
                      f"| {', '.join(f'{x / 60:.1f}' for x in secs) or '–'} |")
     notes = [f"- {label}: {p[0][1]['note']}" for label, p in rows.items() if p[0][1].get("note")]
