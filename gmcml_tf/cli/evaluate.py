@@ -168,7 +168,8 @@ def add_commands(sub) -> None:
                                       "none: learn from the photos alone")
     ad.add_argument("--batch-size", type=positive_int, default=64, help="AdaBN's batch (default 64)")
     ad.add_argument("--rounds", type=positive_int, help="self-training rounds (default 4)")
-    ad.add_argument("--steps-per-round", type=positive_int, help="steps a round (default: about 4.5 passes over the photos, 10-100)")
+    ad.add_argument("--steps-per-round", type=positive_int,
+                    help="steps a round (default: about 4.5 passes over the photos, 10-100)")
     ad.add_argument("--learning-rate", type=float, help="peak learning rate (default 5e-4)")
     ad.add_argument("--fit", type=fit_mode, metavar=FIT_METAVAR,
                    help="photo fitting; several joined by '+' average their scores (default: eval.fit)")

@@ -295,12 +295,13 @@ def adaptation_markdown(name: str, summaries: list[dict]) -> str:
                 single.append((pa[c] - pb[c], c, before["seed"]))
         worst = min(falls.items(), key=lambda kv: mean(kv[1])) if falls else None
         worst_one = min(single) if single else None
+        one = "" if worst_one is None else f" (seed {worst_one[2]}: {worst_one[1]} {100 * worst_one[0]:+.1f})"
         ad = pairs[0][1]["adaptation"]
         secs = [p[1]["adaptation"]["seconds"] for p in pairs if p[1]["adaptation"].get("seconds")]
         lines.append(f"| {label} | {', '.join(str(p[0]['seed']) for p in pairs)} | {cells[0]} | {cells[1]} "
                      f"| {cells[2]} | {cells[3]} "
                      f"| {'–' if worst is None else f'{worst[0]} {100 * mean(worst[1]):+.1f}'}"
-                     f"{'' if worst_one is None else f' (seed {worst_one[2]}: {worst_one[1]} {100 * worst_one[0]:+.1f})'} "
+                     f"{one} "
                      f"| {ad['images']} / {pairs[0][1]['photos']['n']} "
                      f"| {', '.join(f'{x / 60:.1f}' for x in secs) or '–'} |")
     notes = [f"- {label}: {p[0][1]['note']}" for label, p in rows.items() if p[0][1].get("note")]
