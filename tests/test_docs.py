@@ -94,9 +94,9 @@ def test_an_adaptation_table_pairs_each_adapted_run_with_its_own_base(tmp_path):
     rows = [summary("runs/b0", 0, 0.70, 0.50, {"a": 0.9, "b": 0.5}),
             summary("runs/b1", 1, 0.60, 0.40, {"a": 0.8, "b": 0.4}),
             summary("x/a0", 0, 0.80, 0.52, {"a": 0.8, "b": 0.8}, "/elsewhere/b0"),
-            summary("x/a1", 1, 0.62, 0.45, {"a": 0.7, "b": 0.54}, "runs/b1")]
+            summary("x/a1", 1, 0.62, 0.45, {"a": 0.75, "b": 0.54}, "runs/b1")]
     md = adaptation_markdown("t", rows)
     assert "| GM-CML: self-training | 0, 1 | 65.0 → 71.0 | **+6.0** (+2.0) | 45.0 → 48.5 | **+3.5** (+2.0) " \
-           "| a -10.0 (seed 0: a -10.0) | 90 / 100 | 2.0, 2.0 |" in md
+           "| a -7.5 (seed 0: a -10.0) | 90 / 100 | 2.0, 2.0 |" in md
     with pytest.raises(ReportError, match="no summary of runs/b9"):
         adaptation_markdown("t", [*rows[:2], summary("x/a9", 0, 0.8, 0.5, {}, "runs/b9")])
