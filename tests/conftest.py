@@ -42,17 +42,3 @@ def smoke_run(smoke_render, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("run")
     fit(cfg, workdir, show_progress=False)
     return workdir
-
-
-@pytest.fixture(autouse=True)
-def _no_log_handler_on_a_closed_stream():
-    """A library that installs a logging handler while a test captures output (uvicorn, absl)
-    keeps the captured stream after the test closes it; the next record written there kills
-    the interpreter ("lost sys.stderr"). Such handlers are dropped after each test."""
-    yield
-    import logging
-    loggers = [logging.getLogger(), *(logging.getLogger(n) for n in list(logging.root.manager.loggerDict))]
-    for logger in loggers:
-        for handler in list(getattr(logger, "handlers", [])):
-            if getattr(getattr(handler, "stream", None), "closed", False):
-                logger.removeHandler(handler)
