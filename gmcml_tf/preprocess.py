@@ -135,6 +135,19 @@ def image_header(data: bytes, max_pixels: int = MAX_PIXELS) -> tuple[str, int, i
     return fmt, w, h
 
 
+def header_problem(path: str) -> str | None:
+    """Why the file at `path` is no photo `evaluate` takes, from its bytes' header (unreadable,
+    not an image, too many pixels), or None when the header is fine."""
+    try:
+        with open(path, "rb") as f:
+            image_header(f.read())
+    except ImageError as e:
+        return f"undecodable image: {e}"
+    except OSError as e:
+        return f"unreadable file: {e.strerror or e.__class__.__name__}"
+    return None
+
+
 def _gif_frames(data: bytes) -> list[tuple[int, int]]:
     """(width, height) of each frame of a GIF, from its block structure (no LZW decoding)."""
     def skip_sub_blocks(pos: int) -> int:

@@ -40,16 +40,14 @@ def content_hash(path: str | Path, salt: str = "") -> str:
 def readable(paths: list[str]) -> tuple[list[str], dict[str, str]]:
     """The photos `evaluate` would decode, and {path: why} for the others (header checks:
     unreadable file, not an image, too many pixels)."""
-    from gmcml_tf.preprocess import ImageError, image_header
+    from gmcml_tf.preprocess import header_problem
     ok, skipped = [], {}
     for p in paths:
-        try:
-            image_header(Path(p).read_bytes())
+        why = header_problem(p)
+        if why:
+            skipped[p] = why
+        else:
             ok.append(p)
-        except ImageError as e:
-            skipped[p] = f"undecodable image: {e}"
-        except OSError as e:
-            skipped[p] = f"unreadable file: {e.strerror or e.__class__.__name__}"
     return ok, skipped
 
 

@@ -70,14 +70,8 @@ def photo_dataset(photos: PhotoSet, image_size: int, fit: str, batch_size: int =
 
 def _why_undecodable(path: str) -> str:
     """The reason a photo was dropped by `photo_dataset`, for the report (header only)."""
-    from gmcml_tf.preprocess import ImageError, image_header
-    try:
-        image_header(Path(path).read_bytes())
-    except ImageError as e:
-        return f"undecodable image: {e}"
-    except OSError as e:
-        return f"unreadable file: {e.strerror or e.__class__.__name__}"
-    return "undecodable image: truncated or corrupt"
+    from gmcml_tf.preprocess import header_problem
+    return header_problem(path) or "undecodable image: truncated or corrupt"
 
 
 def _crop(image, box):
