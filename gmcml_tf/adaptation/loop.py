@@ -37,14 +37,12 @@ def self_train(run, model, views: np.ndarray, out: Path, cfg: SelfTrainingConfig
     else:
         progress = None
     first = int(done.numpy())
+    probs, feats = predict_all(model, views, run.flip)
     if progress is None:
-        probs, feats = predict_all(model, views, run.flip)
         before = PL.restrict_probs(probs, allowed).argmax(1)
         progress = {"photo_hashes": hashes, "before": before.tolist(), "rounds": [], "labels": None}
         manager.save()     # round 0: the unadapted model, where a collapse in round 1 returns to
         write_json_atomic(out / PROGRESS_FILE, progress)
-    else:
-        probs, feats = predict_all(model, views, run.flip)
     before = np.asarray(progress["before"])
     augment = t.augment if t.augment.enabled else None
     step = make_step(model, optimizer, augment, cfg, renders is not None)
