@@ -170,3 +170,46 @@ def test_table_only_gathers_finished_rows_with_their_own_seed_counts(tmp_path):
     assert not (out / "vc").exists()  # nothing was fitted
     with pytest.raises(ConfigError, match="no finished row"):
         ablate(["vc"], data="d", photos=None, out=str(tmp_path / "empty"), table_only=True, audit=False)
+
+
+def test_paired_difference_matches_a_hand_computed_paired_t_interval():
+    from gmcml_tf.evaluation.paired import cell, paired_difference, verdict
+    # diffs 0.02, 0.04, 0.00 (seed 3 only in one row: left out): mean 0.02, sd 0.02,
+    # t(0.975, 2) = 4.302653 -> half-width 4.302653 * 0.02 / sqrt(3) = 0.049683
+    d = paired_difference({0: 0.72, 1: 0.70, 2: 0.75, 3: 0.9}, {0: 0.70, 1: 0.66, 2: 0.75})
+    assert d["seeds"] == [0, 1, 2] and d["n"] == 3
+    assert d["mean"] == pytest.approx(0.02)
+    assert d["low"] == pytest.approx(0.02 - 0.049683, abs=1e-5)
+    assert d["high"] == pytest.approx(0.02 + 0.049683, abs=1e-5)
+    assert (d["wins"], d["losses"], d["ties"]) == (2, 0, 1)
+    assert verdict(d) == "not resolved (interval spans 0)"
+    assert cell(d) == "+2.0 [−3.0, +7.0], wins 2/3"
+    sure = paired_difference({0: 0.80, 1: 0.81, 2: 0.79}, {0: 0.70, 1: 0.70, 2: 0.70})
+    assert sure["low"] > 0 and verdict(sure) == "better (interval above 0)"
+    one = paired_difference({0: 0.5}, {0: 0.6, 1: 0.7})
+    assert one["low"] is None and verdict(one) == "one seed: no interval" and cell(one) == "−10.0, wins 0/1"
+    assert paired_difference({1: 0.5}, {0: 0.6}) is None
+
+
+def test_table_pairs_rows_with_the_reference_by_seed_not_by_position(tmp_path):
+    from gmcml_tf.config import ConfigError
+    from gmcml_tf.evaluation.ablate import ablate
+    out = tmp_path / "abl"
+    # gm_cml lacks seed 1; its seed 2 must be paired with zigzagnet's seed 2, not its second value
+    acc = {("zigzagnet", 0): 0.70, ("zigzagnet", 1): 0.60, ("zigzagnet", 2): 0.80,
+           ("gm_cml", 0): 0.75, ("gm_cml", 2): 0.83}
+    for (name, seed), a in acc.items():
+        d = out / name / f"seed-{seed}"
+        d.mkdir(parents=True)
+        (d / "ablation_row.json").write_text(json.dumps({"real_present_mean_per_class_accuracy": a}))
+    result = ablate(["zigzagnet", "gm_cml"], data="d", photos=None, out=str(out), table_only=True,
+                    audit=False, reference="zigzagnet")
+    d = result["paired"]["gm_cml"]["real_present_mean_per_class_accuracy"]
+    assert d["seeds"] == [0, 2] and d["diffs"] == pytest.approx([0.05, 0.03])
+    assert list(result["paired"]) == ["gm_cml"]
+    md = (out / "table.md").read_text()
+    assert "Against `zigzagnet`, paired by seed" in md
+    assert "| gm_cml | +4.0 [−8.7, +16.7], wins 2/2 | – | – | not resolved (interval spans 0) |" in md
+    assert json.loads((out / "table.json").read_text())["paired"]["gm_cml"]["real_present_mean_per_class_accuracy"]["n"] == 2
+    with pytest.raises(ConfigError, match="--reference 'fcn' is not one of --configs"):
+        ablate(["zigzagnet", "gm_cml"], data="d", photos=None, out=str(out), table_only=True, reference="fcn")

@@ -86,7 +86,8 @@ def cmd_ablate(args) -> int:
     photos = _photos(args, read_classes(args.data))
     result = ablate(args.configs.split(","), data=args.data, photos=photos, out=args.out,
                     seeds=args.seeds, restrict_to_present=args.restrict_to_present,
-                    overrides=list(args.set or []), audit=not args.no_audit, table_only=args.table_only)
+                    overrides=list(args.set or []), audit=not args.no_audit, table_only=args.table_only,
+                    reference=args.reference)
     print(Path(result["table_md"]).read_text())
     print(f"wrote {result['table_md']} and {result['table_json']}; runs under {args.out}/<config>/")
     return 0
@@ -186,6 +187,9 @@ def add_commands(sub) -> None:
     a.add_argument("--seeds", type=positive_int, default=1)
     a.add_argument("--set", action="append", metavar="KEY=VALUE", help="override for every config")
     a.add_argument("--no-audit", action="store_true", help="skip the background-leakage audit")
+    a.add_argument("--reference", metavar="ROW",
+                   help="one of --configs: every other row also gets its difference from it, paired by seed "
+                        "(mean, 95%% paired-t interval, seeds won)")
     a.add_argument("--table-only", action="store_true",
                    help="fit nothing: the table of the rows finished under OUT, each with its own number of "
                         "seeds (e.g. after an interruption, or seeds run apart)")

@@ -8,6 +8,8 @@ points, so a difference counts only beyond that spread. Runs live in
 re-run resumes: an unfinished fit goes on from its checkpoint, and a run already trained with
 the same resolved config and evaluated on the same photos keeps its row without a fit or an
 evaluation (so halves of a table run apart are gathered by one re-run with every row).
+With `reference`, every other row is also compared with it seed by seed
+(gmcml_tf.evaluation.paired: mean difference, paired-t 95 % interval, seeds won).
 
 The background-leakage audit trains the classifier on the backgrounds alone — the exact
 crop behind each view, regenerated from its seed (gmcml_tf.evaluation.background_audit; blacking
@@ -22,6 +24,7 @@ import statistics
 from pathlib import Path
 
 from gmcml_tf.config import FIT_SECTIONS, load_config
+from gmcml_tf.evaluation import paired
 from gmcml_tf.vocabulary import SET_SIZE
 from tfrecords_tools import folder_lock
 from tfrecords_tools.writer import write_json_atomic
@@ -88,7 +91,7 @@ def train_and_evaluate(cfg, workdir: Path, photos, restrict_to_present: bool, da
                if summary["seconds"] and not summary["resumed"] else None}
     else:  # only the eval section or the photos changed: the run's config records the new eval
         _write_config(cfg, workdir)
-    row["workdir"] = str(workdir)
+    row["workdir"], row["seed"] = str(workdir), cfg.train.seed
     run = load_run(workdir) if photos is not None or row["model_mb"] is None else None
     if row["model_mb"] is None:
         row["model_mb"] = run.model.size_mb()["model_mb"]
@@ -171,30 +174,53 @@ def write_hparams_config(logdir: Path) -> None:
             metrics=[hp.Metric(k, display_name=d) for k, d in HPARAM_METRICS])
 
 
-def _mean_std(values):
-    values = [v for v in values if v is not None]
-    if not values:
+def _column(runs: list[dict], key: str) -> dict | None:
+    """Mean ± std of one column over the seeds that have it, with each value's seed (for pairing)."""
+    pairs = [(r["seed"], r[key]) for r in runs if r.get(key) is not None]
+    if not pairs:
         return None
+    values = [v for _, v in pairs]
     return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-            "values": values}
+            "values": values, "seeds": [s for s, _ in pairs]}
+
+
+def _summary(runs: list[dict]) -> dict:
+    return {k: _column(runs, k) for k, _ in COLUMNS}
+
+
+PAIRED_METRICS = ("real_present_mean_per_class_accuracy", "real_mean_per_class_accuracy", "synthetic_val_accuracy")
+
+
+def paired_rows(rows: dict, reference: str) -> dict:
+    """{row: {metric: paired difference against `reference`}} for every other row (not the audit)."""
+    ref = rows[reference]
+    return {name: {k: paired.paired_difference(paired.by_seed(row.get(k)), paired.by_seed(ref.get(k)))
+                   for k in PAIRED_METRICS}
+            for name, row in rows.items() if name not in (reference, "audit: backgrounds only")}
 
 
 def ablate(configs: list[str], data: str, photos, out: str, seeds: int = 1,
            restrict_to_present: bool = False, overrides: list[str] | None = None,
-           audit: bool = True, table_only: bool = False) -> dict:
+           audit: bool = True, table_only: bool = False, reference: str | None = None) -> dict:
     """Fit and evaluate every row (see the module text); `table_only`: no fit, the table of
     the rows already finished under `out`, whatever their number of seeds."""
+    if reference is not None and reference not in configs:
+        from tfrecords_tools.configlib import ConfigError
+        raise ConfigError(f"--reference {reference!r} is not one of --configs ({', '.join(configs)})")
     with folder_lock.hold(out):  # a second ablate into the same folder is refused
         if table_only:
             rows = collect(out, [*configs, *(["audit: backgrounds only"] if audit else [])])
             if not rows:
                 from tfrecords_tools.configlib import ConfigError
                 raise ConfigError(f"{out}: no finished row of {', '.join(configs)} (no ablation_row.json)")
-            return _write_table(rows, data, photos, Path(out), None, restrict_to_present)
-        return _ablate(configs, data, photos, Path(out), seeds, restrict_to_present, overrides, audit)
+            if reference is not None and reference not in rows:
+                from tfrecords_tools.configlib import ConfigError
+                raise ConfigError(f"{out}: --reference {reference!r} has no finished row")
+            return _write_table(rows, data, photos, Path(out), None, restrict_to_present, reference)
+        return _ablate(configs, data, photos, Path(out), seeds, restrict_to_present, overrides, audit, reference)
 
 
-def _ablate(configs, data, photos, out: Path, seeds, restrict_to_present, overrides, audit) -> dict:
+def _ablate(configs, data, photos, out: Path, seeds, restrict_to_present, overrides, audit, reference) -> dict:
     base = list(overrides or []) + [f"train.data={json.dumps(str(data))}"]
     rows = {}
     write_hparams_config(out / "tensorboard")
@@ -212,22 +238,24 @@ def _ablate(configs, data, photos, out: Path, seeds, restrict_to_present, overri
             row = finished_row(cfg, workdir, photos, restrict_to_present)
             print(f"[ablate] run {done}/{total}: {spec} seed {seed} -> {workdir}"
                   f"{' (finished: row kept)' if row else ''}", flush=True)
-            runs.append(row or train_and_evaluate(cfg, workdir, photos, restrict_to_present, show_progress=True))
+            row = row or train_and_evaluate(cfg, workdir, photos, restrict_to_present, show_progress=True)
+            runs.append(dict(row, seed=seed))
             write_hparams(out / "tensorboard", spec, seed, cfg, runs[-1])
-        rows[spec] = {k: _mean_std([r.get(k) for r in runs]) for k, _ in COLUMNS}
+        rows[spec] = _summary(runs)
     if audit:
         rows["audit: backgrounds only"] = _audit(data, out, base, seeds, first=done + 1, total=total)
-    return _write_table(rows, data, photos, out, seeds, restrict_to_present)
+    return _write_table(rows, data, photos, out, seeds, restrict_to_present, reference)
 
 
-def _write_table(rows: dict, data, photos, out: Path, seeds, restrict_to_present) -> dict:
+def _write_table(rows: dict, data, photos, out: Path, seeds, restrict_to_present, reference=None) -> dict:
     table = {"data": str(data), "photos": getattr(photos, "source", None), "seeds": seeds,
-             "restrict_to_present": restrict_to_present, "rows": rows, **_render_facts(data)}
+             "restrict_to_present": restrict_to_present, "rows": rows, **_render_facts(data),
+             "reference": reference, "paired": paired_rows(rows, reference) if reference else None}
     write_json_atomic(out / "table.json", table)
     md = out / "table.md"
     md.write_text(markdown(table))
     from gmcml_tf.evaluation.plots import ablation_bars
-    png = ablation_bars(rows, out / "table.png")
+    png = ablation_bars(rows, out / "table.png", table["paired"], reference)
     return {"table_json": str(out / "table.json"), "table_md": str(md), "table_png": png, **table}
 
 
@@ -262,8 +290,9 @@ def _audit(data, out: Path, base: list[str], seeds: int, first: int = 1, total: 
         workdir = out / AUDIT_FOLDER / (f"seed-{seed}" if seeds > 1 else "")
         print(f"[ablate] run {first + seed}/{total or seeds}: background-leakage audit seed {seed} -> {workdir}",
               flush=True)
-        runs.append(train_and_evaluate(cfg, workdir, None, False, dataset_fn_for(data), show_progress=True))
-    return {k: _mean_std([r.get(k) for r in runs]) for k, _ in COLUMNS}
+        runs.append(dict(train_and_evaluate(cfg, workdir, None, False, dataset_fn_for(data), show_progress=True),
+                         seed=seed))
+    return _summary(runs)
 
 
 def _cell(v, pct: bool) -> str:
@@ -279,10 +308,18 @@ def collect(out: str | Path, configs: list[str]) -> dict:
     rows = {}
     for spec in configs:
         folder = AUDIT_FOLDER if spec == "audit: backgrounds only" else row_folder(spec)
-        runs = [json.loads(p.read_text()) for p in sorted(Path(out, folder).glob("**/ablation_row.json"))]
+        runs = [_with_seed(json.loads(p.read_text()), p) for p in sorted(Path(out, folder).glob("**/ablation_row.json"))]
         if runs:
-            rows[spec] = {k: _mean_std([r.get(k) for r in runs]) for k, _ in COLUMNS}
+            rows[spec] = _summary(runs)
     return rows
+
+
+def _with_seed(row: dict, path: Path) -> dict:
+    """A row's seed: recorded in it, else from its folder (seed-K), else 0 (a one-seed table)."""
+    if row.get("seed") is None:
+        name = path.parent.name
+        row["seed"] = int(name[5:]) if name.startswith("seed-") and name[5:].isdigit() else 0
+    return row
 
 
 def markdown(table: dict) -> str:
@@ -301,4 +338,21 @@ def markdown(table: dict) -> str:
     return "\n".join([
         f"Accuracies in % as mean ± std over the seeds run{chance}.",
         f"Renders: `{table['data']}`; real photos: `{table['photos']}`"
-        f"{' (argmax over present classes)' if table['restrict_to_present'] else ''}.", "", *lines, ""])
+        f"{' (argmax over present classes)' if table['restrict_to_present'] else ''}.", "", *lines, "",
+        *paired_markdown(table)])
+
+
+def paired_markdown(table: dict) -> list[str]:
+    """The rows against the reference, seed by seed (empty without a reference)."""
+    if not table.get("paired"):
+        return []
+    labels = dict(COLUMNS)
+    lines = [f"Against `{table['reference']}`, paired by seed: row − reference in points, mean with its "
+             "95 % paired-t interval, and the seeds the row wins. A difference counts where the interval "
+             "leaves 0 out.", "",
+             "| config | " + " | ".join(labels[k] for k in PAIRED_METRICS) + " | verdict (first column) |",
+             "|" + "---|" * (len(PAIRED_METRICS) + 2)]
+    for name, diffs in table["paired"].items():
+        cells = [paired.cell(diffs.get(k)) for k in PAIRED_METRICS]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {paired.verdict(diffs.get(PAIRED_METRICS[0]))} |")
+    return [*lines, ""]

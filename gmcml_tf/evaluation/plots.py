@@ -143,27 +143,53 @@ def training_curves(curve: list[dict], path: Path) -> str:
     return _save(fig, Path(path))
 
 
-def ablation_bars(rows: dict, path: Path) -> str:
+def ablation_bars(rows: dict, path: Path, paired: dict | None = None, reference: str | None = None) -> str:
     """The ablation table as bars with error bars (std over seeds): synthetic val accuracy,
-    real mean per-class (all classes) and real mean per-class over the present classes."""
+    real mean per-class (all classes) and real mean per-class over the present classes; with a
+    reference, a second panel of each row minus the reference, paired by seed, with 95 % intervals."""
     metrics = [("synthetic_val_accuracy", "synthetic val acc."),
                ("real_mean_per_class_accuracy", "real mean per-class, all classes"),
                ("real_present_mean_per_class_accuracy", "real mean per-class, present classes")]
     names = list(rows)
     x = np.arange(len(names))
     width = 0.8 / len(metrics)
-    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(names) + 2), 4.6))
+    panels = 2 if paired else 1
+    fig, axes = plt.subplots(panels, 1, figsize=(max(6, 1.2 * len(names) + 2), 4.6 * panels), squeeze=False)
+    ax = axes[0, 0]
     for i, (key, label) in enumerate(metrics):
         cells = [rows[n].get(key) for n in names]
         means = [100 * c["mean"] if c else 0.0 for c in cells]
         stds = [100 * c["std"] if c else 0.0 for c in cells]
         ax.bar(x + (i - (len(metrics) - 1) / 2) * width, means, width, yerr=stds, capsize=3, label=label)
-    # a lever row is NAME:KEY=VALUE[:...]: one switch per line, a long one broken at its dots,
-    # keeps neighbouring labels apart
-    ax.set_xticks(x, ["\n".join(p.replace(".", ".\n") if len(p) > 14 else p for p in n.split(":"))
-                      for n in names], fontsize=7)
+    ax.set_xticks(x, [_row_label(n) for n in names], fontsize=7)
     ax.set_ylabel("%")
     ax.set_ylim(0, 100)
     ax.legend(fontsize=8)
     ax.set_title("ablations: mean ± std over seeds")
+    if paired:
+        _paired_panel(axes[1, 0], paired, reference, metrics)
+    fig.tight_layout()
     return _save(fig, Path(path))
+
+
+def _row_label(name: str) -> str:
+    # a lever row is NAME:KEY=VALUE[:...]: one switch per line, a long one broken at its dots,
+    # keeps neighbouring labels apart
+    return "\n".join(p.replace(".", ".\n") if len(p) > 14 else p for p in name.split(":"))
+
+
+def _paired_panel(ax, paired: dict, reference: str, metrics) -> None:
+    names = list(paired)
+    x = np.arange(len(names))
+    width = 0.8 / len(metrics)
+    for i, (key, label) in enumerate(metrics):
+        cells = [paired[n].get(key) for n in names]
+        means = [100 * c["mean"] if c else 0.0 for c in cells]
+        err = np.array([[100 * (c["mean"] - c["low"]), 100 * (c["high"] - c["mean"])]
+                        if c and c["low"] is not None else [0.0, 0.0] for c in cells]).T.reshape(2, -1)
+        ax.bar(x + (i - (len(metrics) - 1) / 2) * width, means, width, yerr=err, capsize=3, label=label)
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xticks(x, [_row_label(n) for n in names], fontsize=7)
+    ax.set_ylabel("points")
+    ax.legend(fontsize=8)
+    ax.set_title(f"minus {reference}, paired by seed: mean and 95 % paired-t interval")
