@@ -210,6 +210,7 @@ def test_table_pairs_rows_with_the_reference_by_seed_not_by_position(tmp_path):
     md = (out / "table.md").read_text()
     assert "Against `zigzagnet`, paired by seed" in md
     assert "| gm_cml | +4.0 [−8.7, +16.7], wins 2/2 | – | – | not resolved (interval spans 0) |" in md
-    assert json.loads((out / "table.json").read_text())["paired"]["gm_cml"]["real_present_mean_per_class_accuracy"]["n"] == 2
+    table = json.loads((out / "table.json").read_text())
+    assert table["paired"]["gm_cml"]["real_present_mean_per_class_accuracy"]["n"] == 2
     with pytest.raises(ConfigError, match="--reference 'fcn' is not one of --configs"):
         ablate(["zigzagnet", "gm_cml"], data="d", photos=None, out=str(out), table_only=True, reference="fcn")

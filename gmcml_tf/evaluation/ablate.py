@@ -308,7 +308,8 @@ def collect(out: str | Path, configs: list[str]) -> dict:
     rows = {}
     for spec in configs:
         folder = AUDIT_FOLDER if spec == "audit: backgrounds only" else row_folder(spec)
-        runs = [_with_seed(json.loads(p.read_text()), p) for p in sorted(Path(out, folder).glob("**/ablation_row.json"))]
+        paths = sorted(Path(out, folder).glob("**/ablation_row.json"))
+        runs = [_with_seed(json.loads(p.read_text()), p) for p in paths]
         if runs:
             rows[spec] = _summary(runs)
     return rows
