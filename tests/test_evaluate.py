@@ -127,6 +127,11 @@ def test_evaluate_end_to_end_writes_json_and_figures(smoke_run, tmp_path):
     for name in ("confusion", "projections", "reconstructions"):
         with Image.open(r["plots"][name]) as im:
             assert im.size[0] > 100
+    # M' scored on the val renders, by evaluate and by fit at each epoch's end
+    m = r["reconstruction_on_renders"]
+    assert m["n"] == r["gallery"]["n"] and 0 <= m["silhouette_iou"] <= 1 and 0 <= m["hue_accuracy"] <= 1
+    epochs = json.loads((smoke_run / "history.json").read_text())["epochs"]
+    assert all(0 <= e["val/mprime_silhouette_iou"] <= 1 for e in epochs)
     # fit left descriptors for TensorBoard's projector beside its logs
     proj = smoke_run / "tensorboard" / "projector"
     assert (proj / "projector_config.pbtxt").is_file()
@@ -284,3 +289,21 @@ def test_fit_modes_are_checked():
             fit_modes(bad)
     with pytest.raises(ConfigError, match="eval.fit"):
         load_config(None, ["eval.fit=stretch+zoom"])
+
+
+def test_mprime_silhouette_iou_and_hue_guess_by_hand():
+    from gmcml_tf.evaluation.reconstruction import ReconstructionScore, hue_hits, silhouette_iou
+    colors = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])  # class 0 red, class 1 blue
+    alpha = np.zeros((2, 4, 4, 1))
+    alpha[:, :2, :2] = 1.0                      # a 2x2 object in the corner (4 pixels)
+    m = np.zeros((2, 4, 4, 3))
+    m[0, :2, :3, 0] = 0.5                       # render 0: 6 red pixels at half shading, 4 on the object
+    m[0, 3, 3] = [0.1, 0.1, 0.1]                # below the 0.125 threshold: background
+    m[1, :2, :2] = [0.1, 0.0, 0.3]              # render 1: exactly the silhouette, bluish
+    assert silhouette_iou(m, alpha) == pytest.approx([4 / 6, 1.0])
+    assert hue_hits(m, alpha, [0, 0], colors).tolist() == [True, False]   # render 1 looks blue
+    score = ReconstructionScore(colors)
+    score.update(m, alpha[..., 0], np.array([0, 1]))
+    r = score.result()
+    assert r["silhouette_iou"] == pytest.approx((4 / 6 + 1) / 2) and r["hue_accuracy"] == 1.0 and r["n"] == 2
+    assert silhouette_iou(np.zeros((1, 4, 4, 3)), np.zeros((1, 4, 4))) == pytest.approx([1.0])  # both empty

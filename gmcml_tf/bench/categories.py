@@ -48,6 +48,8 @@ def write_library(root: Path, n: int, models: int, seed: int = 0) -> list[str]:
 def mask_separability(data_dir: Path, colors: np.ndarray, limit: int = 400) -> float:
     """Share of object pixels of up to `limit` val masks nearest their own class's ray."""
     from PIL import Image
+
+    from gmcml_tf.evaluation.reconstruction import nearest_ray
     from tfrecords_tools.schema import decode_example, read_records
     hits = total = seen = 0
     for shard in sorted(data_dir.glob("val-*.tfrecord")):
@@ -63,28 +65,15 @@ def mask_separability(data_dir: Path, colors: np.ndarray, limit: int = 400) -> f
     return hits / max(total, 1)
 
 
-def nearest_ray(px: np.ndarray, colors: np.ndarray) -> np.ndarray:
-    """Index of the class whose colour, scaled by a shading factor in [0.25, 1], is nearest."""
-    c = np.asarray(colors, np.float64)
-    s = np.clip(px @ c.T / (c * c).sum(1), 0.25, 1.0)                 # (P, N)
-    d = ((px[:, None, :] - s[..., None] * c[None]) ** 2).sum(-1)
-    return d.argmin(1)
-
-
 def reconstruction_separability(workdir: Path, data_dir: Path, colors: np.ndarray, limit: int = 512) -> float:
     """Share of val renders whose M' (mean over the object's pixels) is nearest their own ray."""
     from gmcml_tf.data import make_dataset
+    from gmcml_tf.evaluation.reconstruction import score_batches
     from gmcml_tf.training.workdir import load_run
     run = load_run(workdir)
-    hits = total = 0
-    for batch in make_dataset(str(data_dir), "val", image_size=run.config.model.image_size,
-                              batch_size=64, training=False).take(-(-limit // 64)):
-        rec = np.asarray(run.model(batch["image"], training=False)["reconstruction"], np.float64)
-        alpha = np.asarray(batch["alpha"], np.float64)
-        mean = (rec * alpha).sum((1, 2)) / np.maximum(alpha.sum((1, 2)), 1)
-        hits += int((nearest_ray(mean, colors) == np.asarray(batch["label"])).sum())
-        total += len(mean)
-    return hits / max(total, 1)
+    batches = make_dataset(str(data_dir), "val", image_size=run.config.model.image_size,
+                           batch_size=64, training=False).take(-(-limit // 64))
+    return score_batches(run.model, batches, colors)["hue_accuracy"]
 
 
 def bench_categories(render_cfg, fit_cfg, counts=(2, 5, 12, 40), models: int = 3, steps: int = 60,

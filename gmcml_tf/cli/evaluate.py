@@ -53,6 +53,10 @@ def cmd_evaluate(args) -> int:
     if r["classes_without_photos"] and len(r["classes_without_photos"]) < len(r["classes"]):
         print(f"  classes with no photos: {', '.join(r['classes_without_photos'][:12])}"
               f"{', ...' if len(r['classes_without_photos']) > 12 else ''}")
+    if r.get("reconstruction_on_renders"):
+        m = r["reconstruction_on_renders"]
+        print(f"  M' on {m['n']} val renders: silhouette IoU {m['silhouette_iou']:.3f}, its colour names the "
+              f"class for {m['hue_accuracy']:.3f} (chance {m['chance_hue']:.3f})")
     print(f"  gallery: the {r['gallery']['split']} renders of {r['gallery']['dir']}"
           + (f"; {r['val_split']}" if r.get("val_split") else ""))
     print(f"  wrote {out} and {', '.join(Path(p).name for p in r['plots'].values())}")

@@ -85,10 +85,11 @@ def _crop(image, box):
 
 
 def run_model(model, batches, keep_images: int = 0, flip: bool = False, progress: str | None = None,
-              total: int | None = None) -> dict:
+              total: int | None = None, score=None) -> dict:
     """Logits, descriptors (and the first `keep_images` inputs and reconstructions) of batches
     of (index, image) or dicts with "image"/"label"; `flip`: gmcml_tf.inference.predict.
-    `progress`: a bar with that label on a terminal (none in logs and pipes)."""
+    `progress`: a bar with that label on a terminal (none in logs and pipes); `score`: a
+    reconstruction.ReconstructionScore fed with M' of renders (dicts with "alpha")."""
     from tqdm import tqdm
     from gmcml_tf.inference import predict
     out = {"index": [], "logits": [], "descriptor": [], "label": [], "image": [], "reconstruction": []}
@@ -109,6 +110,9 @@ def run_model(model, batches, keep_images: int = 0, flip: bool = False, progress
         y = infer(x)
         out["logits"].append(tf.cast(y["logits"], tf.float32).numpy())
         out["descriptor"].append(tf.cast(y["descriptor"], tf.float32).numpy())
+        if score is not None and y.get("reconstruction") is not None and isinstance(batch, dict):
+            score.update(tf.cast(y["reconstruction"], tf.float32).numpy(), batch["alpha"].numpy(),
+                         batch["label"].numpy())
         if kept < keep_images:
             first = x if x.shape.rank == 4 else x[:, 0]  # the first view of several fittings
             out["image"].append(first.numpy()[: keep_images - kept])
@@ -120,19 +124,23 @@ def run_model(model, batches, keep_images: int = 0, flip: bool = False, progress
 
 
 def gallery(model, data_dir: str, image_size: int, limit: int = 3000, split: str = "val",
-            skip_corrupt: bool = False) -> dict:
-    """Descriptors of rendered views (file order, the first `limit`) for NN evaluation, and
-    the shards `skip_corrupt` left out ("skipped_shards": path -> why)."""
+            skip_corrupt: bool = False, colors=None) -> dict:
+    """Descriptors of rendered views (file order, the first `limit`) for NN evaluation, the
+    shards `skip_corrupt` left out ("skipped_shards": path -> why), and with the class
+    `colors` how good M' is on them ("reconstruction": gmcml_tf.evaluation.reconstruction)."""
+    from gmcml_tf.evaluation.reconstruction import ReconstructionScore
     from gmcml_tf.data import make_dataset
     from gmcml_tf.data.pipeline import corrupt_records_named
     from gmcml_tf.data.shards import open_split
     ds = make_dataset(data_dir, split, image_size=image_size, batch_size=64, training=False,
                       skip_corrupt=skip_corrupt)
     with corrupt_records_named(data_dir, (split,)):
+        score = ReconstructionScore(colors) if colors is not None else None
         out = run_model(model, ds.take(-(-limit // 64)), progress="gallery (renders)",
-                        total=-(-limit // 64))
+                        total=-(-limit // 64), score=score)
     # the split's check, as make_dataset just did it (cached)
-    return {**out, "skipped_shards": open_split(data_dir, split, skip_corrupt=skip_corrupt).skipped}
+    return {**out, "skipped_shards": open_split(data_dir, split, skip_corrupt=skip_corrupt).skipped,
+            "reconstruction": score.result() if score is not None else None}
 
 
 def evaluate_and_save(run, photos: PhotoSet, out_json: str | Path | None = None, **kwargs):
@@ -197,12 +205,13 @@ def evaluate(run, photos: PhotoSet, *, gallery_dir: str | None = None,
                    "val_split": run.val_split, "image_size": size, "workdir": str(run.path)})
     gal_dir = gallery_dir or cfg.train.data
     skip = cfg.train.skip_corrupt if skip_corrupt is None else skip_corrupt
-    gal = gallery(model, gal_dir, size, skip_corrupt=skip)
+    gal = gallery(model, gal_dir, size, skip_corrupt=skip, colors=run.classes.colors)
     nn = nearest_neighbour(res["descriptor"], gal["descriptor"], gal["label"].astype(int),
                            present if restrict_to_present else None)
     result["nn_accuracy"] = float(np.mean(nn == y_true)) if len(y_true) else None
     result["gallery"] = {"dir": str(gal_dir), "split": "val", "n": int(len(gal["label"])),
                          "skipped_shards": gal["skipped_shards"]}
+    result["reconstruction_on_renders"] = gal["reconstruction"]
     if plots_dir is not None:
         from gmcml_tf.evaluation import plots
         result["plots"] = plots.write_all(Path(plots_dir), result, res, gal, y_true, run.class_names)

@@ -50,6 +50,7 @@ def write_dashboard_layout(writer) -> None:
         chart("loss terms (eq. 5, 6, 11, 12, L_gen)", r"^loss/(enc|gen|pair|tri|softmax|total)$"),
         chart("noise: R_rec, R_cls, Var(M')/Var(M) (eq. 8-10, Fig. 8)", r"^noise/"),
         chart("accuracy (train batches, synthetic val)", r"^(val/)?accuracy$"),
+        chart("M' on val renders: silhouette IoU, colour names the class", r"^val/mprime_"),
         chart("learning rate", r"^learning_rate$")])])
     with writer.as_default():
         tf.summary.experimental.write_raw_pb(custom_scalar.pb(layout).SerializeToString(), step=0)
@@ -57,17 +58,19 @@ def write_dashboard_layout(writer) -> None:
 
 class TrainingMonitor(keras.callbacks.Callback):
     """One stage's callback. `learning_rate`: a function of the optimizer step (so a resumed
-    run continues the schedule exactly); `images`: (O, M) val views for the image grid."""
+    run continues the schedule exactly); `images`: (O, M) val views for the image grid;
+    `recon_sample`: (val batches, class colours) scored for M' at each epoch's end
+    (gmcml_tf.evaluation.reconstruction: val/mprime_silhouette_iou, val/mprime_hue_accuracy)."""
 
     def __init__(self, *, optimizer, ckpt, manager, writer, history: dict, workdir: Path,
                  stage_name: str, stage_index: int, summary_every: int, image_every: int,
-                 learning_rate=None, images=None):
+                 learning_rate=None, images=None, recon_sample=None):
         super().__init__()
         self.optimizer, self.ckpt, self.manager, self.writer = optimizer, ckpt, manager, writer
         self.history, self.workdir = history, Path(workdir)
         self.stage_name, self.stage_index = stage_name, stage_index
         self.summary_every, self.image_every = summary_every, image_every
-        self.learning_rate, self.images = learning_rate, images
+        self.learning_rate, self.images, self.recon_sample = learning_rate, images, recon_sample
 
     def _step(self) -> int:
         return int(self.optimizer.iterations.numpy())
@@ -96,12 +99,23 @@ class TrainingMonitor(keras.callbacks.Callback):
             write_reconstructions(self.writer, self.model, self.images, step)
 
     def on_epoch_end(self, epoch, logs=None):
+        seconds = round(time.perf_counter() - self.t0, 2)  # the epoch's training, not the M' scoring
+        logs = {**(logs or {}), **self._reconstruction_scalars()}
         self.history["epochs"].append({"stage": self.stage_name, "stage_index": self.stage_index,
-                                       "epoch": epoch + 1, "step": self._step(),
-                                       "seconds": round(time.perf_counter() - self.t0, 2),
-                                       **{k: float(v) for k, v in (logs or {}).items()}})
+                                       "epoch": epoch + 1, "step": self._step(), "seconds": seconds,
+                                       **{k: float(v) for k, v in logs.items()}})
         # history first: a resume trims it back to the checkpoint it restores
         write_json_atomic(self.workdir / "history.json", self.history)
         self.ckpt.stage.assign(self.stage_index)
         self.ckpt.epoch.assign(epoch + 1)
         self.manager.save(checkpoint_number=self._step())
+
+    def _reconstruction_scalars(self) -> dict:
+        if self.recon_sample is None or self.model.recon_net is None:
+            return {}
+        from gmcml_tf.evaluation.reconstruction import score_batches
+        batches, colors = self.recon_sample
+        r = score_batches(self.model, batches, colors)
+        values = {"val/mprime_silhouette_iou": r["silhouette_iou"], "val/mprime_hue_accuracy": r["hue_accuracy"]}
+        write_scalars(self.writer, values, self._step())
+        return values

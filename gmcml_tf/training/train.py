@@ -274,12 +274,15 @@ def _fit(cfg, workdir, data_dir, dataset_fn, show_progress, train_records, held,
     common = dict(image_size=size, batch_size=batch, seed=t.seed, shuffle_buffer=t.shuffle_buffer,
                   cache=t.cache)
     val = None
-    images = None
+    images = recon_sample = None
     if t.evaluate or model.recon_net is not None:
         val = dataset_fn(data_dir, "val", triplets=False, background=True, close_only=False,
                          training=False, **common)
         first = next(iter(val))
         images = (np.asarray(first["image"][:4]), np.asarray(first["mask"][:4]))
+        # M' scored each epoch on the same val renders (up to 4 batches: seconds on a CPU)
+        recon_sample = ([{k: b[k] for k in ("image", "alpha", "label")} for b in val.take(4)],
+                        classes.colors) if model.recon_net is not None and classes is not None else None
     val_accuracy = None
     for si, stage in enumerate(t.stages):
         if si < int(ckpt.stage.numpy()):
@@ -297,7 +300,7 @@ def _fit(cfg, workdir, data_dir, dataset_fn, show_progress, train_records, held,
         guard = monitor.TrainingMonitor(
             optimizer=optimizer, ckpt=ckpt, manager=manager, writer=writer, history=history,
             workdir=out, stage_name=stage.name, stage_index=si, summary_every=t.summary_every,
-            image_every=t.image_every, learning_rate=learning_rate, images=images)
+            image_every=t.image_every, learning_rate=learning_rate, images=images, recon_sample=recon_sample)
         if start < stage.epochs:
             if show_progress and worker.is_chief:
                 print(f"stage {si + 1}/{len(t.stages)} {stage.name!r}: epochs {start + 1}.."
