@@ -80,6 +80,20 @@ def test_variational_coder_save_roundtrip(tmp_path):
     np.testing.assert_allclose(restored.generator(z), vc.generator(z), atol=1e-5)
 
 
+def test_variational_coder_with_skips_sees_the_encoder_maps_and_round_trips(tmp_path):
+    """recon_skips: the generator takes [z, the encoder's maps]; M' then depends on the image
+    beyond z (two images with the same z give different M'), at odd sizes too."""
+    vc = VariationalCoder(image_size=(36, 44), filters=SMALL_FILTERS, latent_dim=4, hidden_dim=8, skips=True)
+    x = _images(2, (36, 44))
+    mu, log_var, *maps = vc.encoder(x, training=False)
+    assert [tuple(m.shape[1:3]) for m in maps] == [(18, 22), (9, 11), (5, 6), (3, 3)]
+    z = np.zeros((2, 4), dtype="float32")
+    masks = np.asarray(vc.generator([keras.ops.convert_to_tensor(z), *maps], training=False))
+    assert masks.shape == (2, 36, 44, 3) and not np.allclose(masks[0], masks[1])
+    restored = assert_save_roundtrip(vc, x, tmp_path)
+    assert restored.skips is True
+
+
 # --- ZigzagNet --------------------------------------------------------------------
 
 def test_zigzag_module_has_real_3x3_expand():

@@ -68,7 +68,7 @@ class GMCML(keras.Model):
                  noise_beta: float = BETA, m_noise: float = M_NOISE,
                  noise_ratios_from: str = "probe", seed: int | None = None,
                  bn_momentum: float = 0.99, kl_warmup_steps: int = 0, free_bits: float = 0.0,
-                 label_smoothing: float = 0.0, **kwargs):
+                 label_smoothing: float = 0.0, recon_skips: bool = False, **kwargs):
         super().__init__(**kwargs)
         if recon not in RECONS:
             raise ValueError(f"recon must be one of {RECONS}, got {recon!r}")
@@ -88,6 +88,7 @@ class GMCML(keras.Model):
         self.latent_dim, self.hidden_dim = int(latent_dim), int(hidden_dim)
         self.recon_dropout, self.classifier_dropout = float(recon_dropout), float(classifier_dropout)
         self.upsample, self.stop_recon_gradient = bool(upsample), bool(stop_recon_gradient)
+        self.recon_skips = bool(recon_skips)
         self.loss_weights = {t: float((loss_weights or {}).get(t, 1.0)) for t in LOSS_TERMS}
         self.triplet_margin = float(triplet_margin)
         self.noise = bool(noise)
@@ -110,7 +111,7 @@ class GMCML(keras.Model):
         if recon == "vc":
             self.recon_net = VariationalCoder(size, self.recon_filters, self.latent_dim,
                                               self.hidden_dim, self.recon_dropout, seed=seed,
-                                              name="recon")
+                                              skips=self.recon_skips, name="recon")
         elif recon in ("fcn", "deconvnet"):
             self.recon_net = ConvCoder(size, recon, self.recon_filters, self.hidden_dim,
                                        self.recon_dropout, name="recon")
@@ -265,7 +266,8 @@ class GMCML(keras.Model):
                 "noise_beta": self.noise_beta, "m_noise": self.m_noise,
                 "noise_ratios_from": self.noise_ratios_from, "seed": self.seed,
                 "bn_momentum": self.bn_momentum, "kl_warmup_steps": self.kl_warmup_steps,
-                "free_bits": self.free_bits, "label_smoothing": self.label_smoothing}
+                "free_bits": self.free_bits, "label_smoothing": self.label_smoothing,
+                "recon_skips": self.recon_skips}
 
     @classmethod
     def from_config(cls, config):

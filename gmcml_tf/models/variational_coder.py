@@ -120,6 +120,9 @@ class VariationalCoder(keras.Model):
         latent_dim: size of z.
         hidden_dim: width of the dense layers either side of z.
         dropout: encoder dropout rate (authors: keep 0.8, i.e. rate 0.2).
+        skips: the generator also sees the encoder's map of each size (U-Net skips, as the
+            FCN baseline): M' can follow the object's outline, which 32 numbers of z alone
+            blur. Then the generator takes [z, maps...] and cannot sample masks from z alone.
     """
 
     def __init__(
@@ -130,6 +133,7 @@ class VariationalCoder(keras.Model):
         hidden_dim: int = 128,
         dropout: float = 0.2,
         seed: int | None = None,
+        skips: bool = False,
         **kwargs,
     ):
         height, width = _pair(image_size)
@@ -138,15 +142,15 @@ class VariationalCoder(keras.Model):
         ws = _halvings(width, len(filters))
 
         # === Layers ===
-        encoder = self._build_encoder(height, width, filters, latent_dim, hidden_dim, dropout)
-        generator = self._build_generator(hs, ws, filters, latent_dim, hidden_dim)
+        encoder = self._build_encoder(height, width, filters, latent_dim, hidden_dim, dropout, skips)
+        generator = self._build_generator(hs, ws, filters, latent_dim, hidden_dim, skips)
         sampler = Reparameterize(seed=seed, name="reparameterize")
 
         # === Functional Model ===
         images = keras.Input(shape=(height, width, 3), name="images")
-        mu, log_var = encoder(images)
+        mu, log_var, *maps = encoder(images)
         z = sampler([mu, log_var])
-        reconstruction = generator(z)
+        reconstruction = generator([z, *maps] if skips else z)
         super().__init__(
             inputs=images,
             outputs={"reconstruction": reconstruction, "mu": mu, "log_var": log_var},
@@ -160,14 +164,18 @@ class VariationalCoder(keras.Model):
         self.hidden_dim = hidden_dim
         self.dropout = dropout
         self.seed = seed
+        self.skips = bool(skips)
         self.encoder = encoder
         self.generator = generator
         self.sampler = sampler
 
     @staticmethod
-    def _build_encoder(height, width, filters, latent_dim, hidden_dim, dropout):
+    def _build_encoder(height, width, filters, latent_dim, hidden_dim, dropout, skips=False):
         x = images = keras.Input(shape=(height, width, 3), name="images")
+        maps = []   # the input of each conv but the first: the skips' sources
         for i, f in enumerate(filters):
+            if i:
+                maps.append(x)
             # No conv bias: batch norm's beta replaces it.
             x = keras.layers.Conv2D(f, 3, strides=2, padding="same", use_bias=False,
                                     name=f"conv{i + 1}")(x)
@@ -179,13 +187,18 @@ class VariationalCoder(keras.Model):
         # float32 even under mixed precision: exp(log_var) overflows float16 early in training.
         mu = keras.layers.Dense(latent_dim, dtype="float32", name="mu")(x)
         log_var = keras.layers.Dense(latent_dim, dtype="float32", name="log_var")(x)
-        return keras.Model(images, [mu, log_var], name="encoder")
+        return keras.Model(images, [mu, log_var, *(maps if skips else [])], name="encoder")
 
     @staticmethod
-    def _build_generator(hs, ws, filters, latent_dim, hidden_dim):
+    def _build_generator(hs, ws, filters, latent_dim, hidden_dim, skips=False):
         z = keras.Input(shape=(latent_dim,), name="z")
         x = dense_to_map(z, hs, ws, filters, hidden_dim)
-        return keras.Model(z, decode_to_mask(x, hs, ws, filters), name="generator")
+        if not skips:
+            return keras.Model(z, decode_to_mask(x, hs, ws, filters), name="generator")
+        maps = [keras.Input(shape=(hs[i], ws[i], f), name=f"skip_in{i}")
+                for i, f in zip(range(1, len(filters)), filters)]
+        # decode_to_mask reads skips[k] as the map of size hs[k]; k = 0 (the image) is never read
+        return keras.Model([z, *maps], decode_to_mask(x, hs, ws, filters, [None, *maps]), name="generator")
 
     def get_config(self):
         return {
@@ -197,6 +210,7 @@ class VariationalCoder(keras.Model):
             "hidden_dim": self.hidden_dim,
             "dropout": self.dropout,
             "seed": self.seed,
+            "skips": self.skips,
         }
 
     @classmethod

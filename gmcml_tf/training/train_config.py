@@ -36,6 +36,7 @@ class ModelConfig:
     classifier_dropout: float = 0.5
     upsample: bool = False                # learned 2x upsampling before the classifier (112 -> 224)
     stop_recon_gradient: bool = False     # "VC" ablation: classifier losses stop at M'
+    recon_skips: bool = False             # vc: the generator also sees the encoder's maps (U-Net skips)
     triplet_margin: float = 1.0           # m_tri of eq. (6)
     bn_momentum: float = 0.99             # batch norm moving averages; ~0.9 for short runs
 
@@ -43,6 +44,9 @@ class ModelConfig:
         _one_of(f"{p}.recon", self.recon, RECONS)
         _one_of(f"{p}.classifier", self.classifier, CLASSIFIERS)
         _one_of(f"{p}.classifier_input", self.classifier_input, ("concat", "rgb"))
+        if self.recon_skips and self.recon != "vc":
+            raise ConfigError(f"{p}.recon_skips: only for recon: vc (fcn has skips already; "
+                              f"{p}.recon is {self.recon!r})")
         if self.classifier_input == "concat" and self.recon == "none":
             raise ConfigError(f"{p}.classifier_input: 'concat' needs a reconstruction net "
                               f"({p}.recon is 'none'; use classifier_input: rgb)")
