@@ -165,3 +165,23 @@ def test_mixed_bfloat16_step():
         assert logs["loss/total"].dtype == tf.float32  # losses stay float32 (docs/method.md §6)
     finally:
         keras.mixed_precision.set_global_policy(previous)
+
+
+def test_gate_input_weights_o_by_the_silhouette_of_m_prime_and_trains_the_coder(tmp_path):
+    """classifier_input gate: O x (floor + (1 - floor) tanh(max channel of M' / 0.125)): GATE_FLOOR x O
+    where M' is black, 0.96+ where M' is an object (>= 0.25); the softmax loss reaches the coder."""
+    model = GMCML(classifier_input="gate", recon_skips=True, **TINY)
+    o = tf.ones((1, 2, 2, 3))
+    m = tf.constant([[[[0.0, 0.0, 0.0], [0.5, 0.1, 0.0]], [[0.0, 0.125, 0.0], [0.0, 0.0, 1.0]]]])
+    x = model._classifier_input(o, m).numpy()[0, ..., 0]
+    floor = gmcml_module.GATE_FLOOR
+    g = lambda v: floor + (1 - floor) * np.tanh(v / 0.125)  # noqa: E731
+    np.testing.assert_allclose(x, [[floor, g(0.5)], [g(0.125), g(1.0)]], rtol=1e-5)
+    assert g(0.25) > 0.98 and x[0, 0] == floor
+    assert model.classifier_net.input_shape[-1] == 3
+    model.set_stage({"softmax": 1.0}, triplet_batches=False)
+    grads = _encoder_grads(model, _batch())
+    assert sum(float(tf.reduce_sum(tf.abs(g))) for g in grads if g is not None) > 0
+    assert_save_roundtrip(model, _batch(2)["image"], tmp_path)
+    with pytest.raises(ValueError, match="needs a reconstruction net"):
+        GMCML(**{**TINY, "recon": "none", "classifier_input": "gate"})

@@ -21,7 +21,8 @@ Where M' comes from is ``noise_ratios_from``:
 
 Ablations (docs/method.md §7) are constructor arguments: ``recon`` "vc" | "fcn" | "deconvnet" |
 "none"; ``classifier`` "zigzagnet" | "squeezenet" | "alexnet_small"; ``classifier_input``
-"concat" (6 channels [O, M']) | "rgb"; ``stop_recon_gradient`` (the "VC" ablation: M' is
+"concat" (6 channels [O, M']) | "rgb" | "gate" (O weighted by M''s silhouette, beyond the
+paper); ``recon_skips`` (beyond the paper: U-Net skips in the coder); ``stop_recon_gradient`` (the "VC" ablation: M' is
 a constant for the classifier's losses); ``noise`` False (the "GM-ML" ablation).
 """
 from __future__ import annotations
@@ -37,10 +38,11 @@ from gmcml_tf.models.variational_coder import VariationalCoder, _pair
 from gmcml_tf.models.zigzagnet import ZigzagNet
 from gmcml_tf.noise import (ALPHA, BETA, M_NOISE, apply_noise, noise_ratios, ratios_from_variance,
                             variance_ratio)
-from gmcml_tf.vocabulary import CLASSIFIERS, NOISE_RATIOS_FROM, RECONS, SET_SIZE
+from gmcml_tf.vocabulary import CLASSIFIER_INPUTS, CLASSIFIERS, NOISE_RATIOS_FROM, RECONS, SET_SIZE
 
 _PACKAGE = "gmcml_tf"
 LOSS_TERMS = ("enc", "gen", "pair", "tri", "softmax")
+GATE_FLOOR = 0.5   # classifier_input "gate": O's weight where M' is black
 RATIO_NAMES = ("r_rec", "r_cls", "variance_ratio", "variance_ratio_pass")
 METRIC_NAMES = tuple(f"loss/{t}" for t in LOSS_TERMS) + (
     "loss/total", "accuracy") + tuple(f"noise/{n}" for n in RATIO_NAMES)
@@ -74,12 +76,12 @@ class GMCML(keras.Model):
             raise ValueError(f"recon must be one of {RECONS}, got {recon!r}")
         if classifier not in CLASSIFIERS:
             raise ValueError(f"classifier must be one of {CLASSIFIERS}, got {classifier!r}")
-        if classifier_input not in ("concat", "rgb"):
-            raise ValueError(f"classifier_input must be 'concat' or 'rgb', got {classifier_input!r}")
+        if classifier_input not in CLASSIFIER_INPUTS:
+            raise ValueError(f"classifier_input must be one of {CLASSIFIER_INPUTS}, got {classifier_input!r}")
         if noise_ratios_from not in NOISE_RATIOS_FROM:
             raise ValueError(f"noise_ratios_from must be one of {NOISE_RATIOS_FROM}, got {noise_ratios_from!r}")
-        if classifier_input == "concat" and recon == "none":
-            raise ValueError("classifier_input='concat' needs a reconstruction net (recon != 'none')")
+        if classifier_input != "rgb" and recon == "none":
+            raise ValueError(f"classifier_input={classifier_input!r} needs a reconstruction net (recon != 'none')")
         size = _pair(image_size)
         self.image_size = size
         self.num_classes = int(num_classes)
@@ -117,7 +119,7 @@ class GMCML(keras.Model):
                                        self.recon_dropout, name="recon")
         else:
             self.recon_net = None
-        channels = 6 if classifier_input == "concat" else 3
+        channels = 6 if classifier_input == "concat" else 3   # rgb and gate: O's 3
         self.classifier_net = CLASSIFIER_CLASSES[classifier](
             image_size=size, input_channels=channels, num_classes=self.num_classes,
             upsample=self.upsample, dropout=self.classifier_dropout, name="classifier")
@@ -154,10 +156,24 @@ class GMCML(keras.Model):
         out = {}
         if self.recon_net is not None:
             out["reconstruction"] = self.recon_net(o, training=training)["reconstruction"]
-        x = o if self.classifier_input == "rgb" else keras.ops.concatenate(
-            [keras.ops.cast(o, "float32"), out["reconstruction"]], axis=-1)
+        x = self._classifier_input(o, out.get("reconstruction"))
         cls = self.classifier_net(x, training=training)
         return {"logits": cls["logits"], "descriptor": cls["descriptor"], **out}
+
+    def _classifier_input(self, o, m_pred):
+        """concat: [O, M'] (6 channels, the paper's); rgb: O; gate: O weighted by M''s
+        silhouette, ~1 on the object and GATE_FLOOR where M' is black (the background stays
+        visible as context), so the classifier's gradient asks the coder for a sharp outline."""
+        if self.classifier_input == "rgb":
+            return o
+        o = tf.cast(o, tf.float32)
+        if self.classifier_input == "concat":
+            return tf.concat([o, m_pred], axis=-1)
+        # M''s object pixels have a largest channel >= 0.25 (the darkest shading of a class
+        # colour): tanh(max / 0.125) is 0.96 there and 0 on black, smooth so that the gradient
+        # reaches the coder on the object too (a clipped ramp would stop it there)
+        silhouette = tf.tanh(tf.reduce_max(m_pred, axis=-1, keepdims=True) / 0.125)
+        return o * (GATE_FLOOR + (1.0 - GATE_FLOOR) * silhouette)
 
     def compute_terms(self, data, training: bool):
         """Every loss term of eq. (11) (float32 scalars), the outputs, and the noise ratios."""
@@ -198,7 +214,7 @@ class GMCML(keras.Model):
                 m_pred = tf.stop_gradient(m_pred)
         if noisy:
             o_cls = apply_noise(o, r_cls, seed=self.noise_seed)   # eq. (8), n_cls
-        x = o_cls if self.classifier_input == "rgb" else tf.concat([o_cls, m_pred], axis=-1)
+        x = self._classifier_input(o_cls, m_pred if self.recon_net is not None else None)
         cls = self.classifier_net(x, training=training)
         out.update(logits=cls["logits"], descriptor=cls["descriptor"])
         terms["softmax"] = tf.reduce_mean(L.softmax_cross_entropy(

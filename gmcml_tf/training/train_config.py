@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 from tfrecords_tools.configlib import ConfigError, check_range
-from gmcml_tf.vocabulary import CLASSIFIERS, NOISE_RATIOS_FROM, RECONS
+from gmcml_tf.vocabulary import CLASSIFIER_INPUTS, CLASSIFIERS, NOISE_RATIOS_FROM, RECONS
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 STRATEGIES = ("default", "mirrored", "multi_worker")
@@ -26,7 +26,7 @@ def _one_of(key: str, value, allowed) -> None:
 class ModelConfig:
     recon: str = "vc"                     # vc | fcn | deconvnet | none (docs/method.md §2, §7)
     classifier: str = "zigzagnet"         # zigzagnet | squeezenet | alexnet_small
-    classifier_input: str = "concat"      # concat: 6-ch [O, M'] | rgb: O alone
+    classifier_input: str = "concat"      # concat: 6-ch [O, M'] | rgb: O alone | gate: O weighted by M'
     image_size: int = 64                  # input of both nets (data resized to this)
     num_classes: int | None = None        # None: the class count of the shards (fit resolves it)
     recon_filters: list[int] = dataclasses.field(default_factory=lambda: [64, 64, 64, 128, 128])
@@ -43,12 +43,12 @@ class ModelConfig:
     def validate(self, p: str = "model") -> None:
         _one_of(f"{p}.recon", self.recon, RECONS)
         _one_of(f"{p}.classifier", self.classifier, CLASSIFIERS)
-        _one_of(f"{p}.classifier_input", self.classifier_input, ("concat", "rgb"))
+        _one_of(f"{p}.classifier_input", self.classifier_input, CLASSIFIER_INPUTS)
         if self.recon_skips and self.recon != "vc":
             raise ConfigError(f"{p}.recon_skips: only for recon: vc (fcn has skips already; "
                               f"{p}.recon is {self.recon!r})")
-        if self.classifier_input == "concat" and self.recon == "none":
-            raise ConfigError(f"{p}.classifier_input: 'concat' needs a reconstruction net "
+        if self.classifier_input != "rgb" and self.recon == "none":
+            raise ConfigError(f"{p}.classifier_input: {self.classifier_input!r} needs a reconstruction net "
                               f"({p}.recon is 'none'; use classifier_input: rgb)")
         check_range(f"{p}.image_size", self.image_size, 16, 1024)
         if self.num_classes is not None:
