@@ -100,3 +100,22 @@ def test_an_adaptation_table_pairs_each_adapted_run_with_its_own_base(tmp_path):
            "| a -7.5 (seed 0: a -10.0) | 90 / 100 | 2.0, 2.0 |" in md
     with pytest.raises(ReportError, match="no summary of runs/b9"):
         adaptation_markdown("t", [*rows[:2], summary("x/a9", 0, 0.8, 0.5, {}, "runs/b9")])
+
+
+def test_a_paired_block_subtracts_the_reference_row_seed_by_seed(tmp_path):
+    from gmcml_tf.evaluation.report import ReportError, render_block
+    def summary(row, seed, present):
+        return {"row": row, "seed": seed, "metrics": {"present_mean_per_class": present, "mean_per_class": None,
+                                                      "synthetic_val_accuracy": 0.5}}
+    folder = tmp_path / "pair"
+    folder.mkdir()
+    values = {("ZigzagNet alone", 0): 0.70, ("ZigzagNet alone", 1): 0.60, ("ZigzagNet alone", 2): 0.80,
+              ("GM-CML", 0): 0.75, ("GM-CML", 2): 0.83}   # GM-CML has no seed 1: seeds 0 and 2 pair
+    for (row, seed), v in values.items():
+        (folder / f"{row[:3]}{seed}.json").write_text(json.dumps(summary(row, seed, v)))
+    md = render_block("pair/paired/zigzagnet_alone", tmp_path)
+    assert "minus **ZigzagNet alone**" in md
+    assert "| GM-CML | 0, 2 | +4.0 [−8.7, +16.7], wins 2/2 | – | +0.0 [+0.0, +0.0], wins 0/2 " \
+           "| not resolved (interval spans 0) |" in md
+    with pytest.raises(ReportError, match="no row 'fcn'"):
+        render_block("pair/paired/fcn", tmp_path)

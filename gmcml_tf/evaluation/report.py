@@ -356,8 +356,46 @@ def adapt_bench_markdown(bench: dict) -> str:
     return "\n".join(lines)
 
 
+def slug(label: str) -> str:
+    """A row label as a block name can carry it: `ZigzagNet alone` -> `zigzagnet_alone`."""
+    return re.sub(r"\W+", "_", label.lower()).strip("_")
+
+
+PAIRED_KEYS = (("present_mean_per_class", "mean per-class, present"), ("mean_per_class", "mean per-class, all"),
+               ("synthetic_val_accuracy", "synthetic val"))
+
+
+def paired_markdown(name: str, summaries: list[dict], reference: str) -> str:
+    """`NAME/paired/REF`: every row of NAME minus the row whose label's slug is REF, paired by
+    seed (gmcml_tf.evaluation.paired: mean, 95 % paired-t interval, seeds won)."""
+    from gmcml_tf.evaluation import paired
+    rows: dict[str, dict[int, dict]] = {}
+    for s in summaries:
+        rows.setdefault(s["row"], {})[s["seed"]] = s["metrics"]
+    ref = next((label for label in rows if slug(label) == reference), None)
+    if ref is None:
+        raise ReportError(f"docs/results/{name}: no row {reference!r} to pair against "
+                          f"(rows: {', '.join(slug(r) for r in rows)})")
+    lines = [f"Each row minus **{ref}**, paired by seed, in points: the mean difference, its 95 % paired-t "
+             "interval and the seeds the row wins. A difference counts where the interval leaves 0 out.", "",
+             "| row | seeds | " + " | ".join(label for _, label in PAIRED_KEYS) + " | verdict (present) |",
+             "|---|---|" + "---|" * len(PAIRED_KEYS) + "---|"]
+    for label, by_seed in rows.items():
+        if label == ref:
+            continue
+        diffs = [paired.paired_difference({k: m[key] for k, m in by_seed.items()},
+                                          {k: m[key] for k, m in rows[ref].items()}) for key, _ in PAIRED_KEYS]
+        seeds = diffs[0]["seeds"] if diffs[0] else []
+        lines.append(f"| {label} | {', '.join(map(str, seeds)) or '–'} | "
+                     + " | ".join(paired.cell(d) for d in diffs) + f" | {paired.verdict(diffs[0])} |")
+    return "\n".join(lines + ["", f"From `docs/results/{name}/*.json`."])
+
+
 def render_block(name: str, results: Path, write: bool = False) -> str:
     """The markdown of one `<!-- results:NAME -->` block."""
+    if "/paired/" in name:
+        table, _, reference = name.partition("/paired/")
+        return paired_markdown(table, [_json(p) for p in sorted((results / table).glob("*.json"))], reference)
     if name.endswith("/plot"):
         return photos_plot(name[: -len("/plot")], results, write)
     if name == "bench/categories":
