@@ -127,7 +127,7 @@ def test_a_rerun_keeps_rows_of_runs_finished_with_the_same_config_and_photos(tmp
     run.mkdir()
     _write_config(cfg, run)
     row = {"synthetic_val_accuracy": 0.5, "model_mb": 1.2, "train_images_per_s": 90.0,
-           "photos": "/photos", "restrict_to_present": False}
+           "photos": "/photos", "restrict_to_present": False, "mprime_silhouette_iou": 0.4}
     (run / "ablation_row.json").write_text(json.dumps(row))
     assert finished_row(cfg, run, photos, False) is None  # no model.keras: the fit did not end
     assert fitted_row(cfg, run) is None
@@ -135,6 +135,10 @@ def test_a_rerun_keeps_rows_of_runs_finished_with_the_same_config_and_photos(tmp
     assert finished_row(cfg, run, photos, False) == row
     assert finished_row(cfg, run, photos, True) is None
     assert finished_row(cfg, run, SimpleNamespace(source="/other"), False) is None
+    # a row from before M' was scored: evaluated again (the fit kept)
+    (run / "ablation_row.json").write_text(json.dumps({k: v for k, v in row.items() if k != "mprime_silhouette_iou"}))
+    assert finished_row(cfg, run, photos, False) is None and fitted_row(cfg, run) is not None
+    (run / "ablation_row.json").write_text(json.dumps(row))
     # the photos are fitted another way: evaluated again, the fit kept
     crop = load_config(REPO / "configs" / "zigzagnet.yaml", ["train.data=/d", "train.seed=1", "eval.fit=crop"])
     assert finished_row(crop, run, photos, False) is None

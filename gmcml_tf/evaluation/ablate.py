@@ -36,6 +36,7 @@ COLUMNS = [("synthetic_val_accuracy", "synthetic val acc."), ("real_accuracy", "
            ("real_present_accuracy", "real acc., present classes"),
            ("real_present_mean_per_class_accuracy", "real mean per-class, present classes"),
            ("nn_accuracy", "real NN acc."),
+           ("mprime_silhouette_iou", "M' IoU, val renders"), ("mprime_hue_accuracy", "M' hue names class"),
            ("model_mb", "model MB"), ("train_images_per_s", "train images/s")]
 
 
@@ -101,7 +102,9 @@ def train_and_evaluate(cfg, workdir: Path, photos, restrict_to_present: bool, da
                    nn_accuracy=real["nn_accuracy"], real_n=real["n"],
                    real_present_accuracy=real.get("present_classes_only", {}).get("accuracy"),
                    real_present_mean_per_class_accuracy=real.get("present_classes_only", {}).get(
-                       "mean_per_class_accuracy"))
+                       "mean_per_class_accuracy"),
+                   mprime_silhouette_iou=(real.get("reconstruction_on_renders") or {}).get("silhouette_iou"),
+                   mprime_hue_accuracy=(real.get("reconstruction_on_renders") or {}).get("hue_accuracy"))
     row.update(photos=getattr(photos, "source", None), restrict_to_present=restrict_to_present)
     write_json_atomic(workdir / "ablation_row.json", row)
     return row
@@ -139,7 +142,8 @@ def finished_row(cfg, workdir: Path, photos, restrict_to_present: bool) -> dict 
     row = json.loads(path.read_text())
     same_photos = (row.get("photos"), row.get("restrict_to_present")) == (getattr(photos, "source", None),
                                                                           restrict_to_present)
-    return row if same_photos else None
+    # rows from before M' was scored are evaluated again (no refit) to gain those columns
+    return row if same_photos and "mprime_silhouette_iou" in row else None
 
 
 HPARAM_METRICS = (("real_present_mean_per_class_accuracy", "real photos: mean per-class, present classes"),
@@ -327,7 +331,7 @@ def markdown(table: dict) -> str:
     head = "| config | seeds | " + " | ".join(label for _, label in COLUMNS) + " |"
     lines = [head, "|" + "---|" * (len(COLUMNS) + 2)]
     for name, row in table["rows"].items():
-        cells = [_cell(row.get(k), k.endswith("accuracy")) for k, _ in COLUMNS]
+        cells = [_cell(row.get(k), k.endswith(("accuracy", "_iou"))) for k, _ in COLUMNS]
         n = max((len(v["values"]) for v in row.values() if v), default=0)
         lines.append(f"| {name} | {n} | " + " | ".join(cells) + " |")
     if table.get("chance"):

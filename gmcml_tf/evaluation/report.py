@@ -85,7 +85,8 @@ def summarize(run_dir: str | Path, table: str, row: str, eval_json: str | Path |
             "present_per_class": present.get("per_class") or (
                 {k: v["accuracy"] for k, v in (ev.get("per_class") or {}).items() if v.get("n")}
                 if ev.get("restrict_to_present") else None),
-            "synthetic_val_accuracy": last.get("accuracy")},
+            "synthetic_val_accuracy": last.get("accuracy"),
+            "mprime_on_renders": ev.get("reconstruction_on_renders")},
         "fit_seconds": fit_seconds if fit_seconds is not None else history.get("fit_seconds"),
         "machine": machine(),
         # the code that trained (fit records it), else the checkout this summary was made in
