@@ -143,6 +143,15 @@ def test_a_rerun_keeps_rows_of_runs_finished_with_the_same_config_and_photos(tmp
     crop = load_config(REPO / "configs" / "zigzagnet.yaml", ["train.data=/d", "train.seed=1", "eval.fit=crop"])
     assert finished_row(crop, run, photos, False) is None
     assert fitted_row(crop, run) == {"synthetic_val_accuracy": 0.5, "model_mb": 1.2, "train_images_per_s": 90.0}
+    # fit records the class count it took from the shards: a config without one is the same fit
+    import dataclasses
+    import shutil
+    resolved = tmp_path / "resolved"
+    resolved.mkdir()
+    _write_config(dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, num_classes=12)), resolved)
+    for name in ("model.keras", "ablation_row.json"):
+        shutil.copy(run / name, resolved / name)
+    assert finished_row(cfg, resolved, photos, False) == row
     # where the run was written does not matter (`fit --workdir` records it), what it trained does
     moved = load_config(REPO / "configs" / "zigzagnet.yaml", ["train.data=/d", "train.seed=1", "train.workdir=x"])
     assert fitted_row(moved, run) is not None

@@ -117,7 +117,10 @@ def _same_fit(cfg, workdir: Path):
         return None
     done = load_config(workdir / "config.yaml")
     where = lambda c: dataclasses.replace(c.train, workdir="")  # noqa: E731
-    return done if done.model == cfg.model and where(done) == where(cfg) else None
+    # fit records the class count it took from the shards; a config that leaves it out means the same
+    model = cfg.model if cfg.model.num_classes is not None else dataclasses.replace(
+        cfg.model, num_classes=done.model.num_classes)
+    return done if done.model == model and where(done) == where(cfg) else None
 
 
 def fitted_row(cfg, workdir: Path) -> dict | None:
