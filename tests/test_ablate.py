@@ -152,6 +152,10 @@ def test_a_rerun_keeps_rows_of_runs_finished_with_the_same_config_and_photos(tmp
     for name in ("model.keras", "ablation_row.json"):
         shutil.copy(run / name, resolved / name)
     assert finished_row(cfg, resolved, photos, False) == row
+    # and evaluating it again (other photos) keeps the recorded count in its config
+    from gmcml_tf.evaluation.ablate import train_and_evaluate
+    assert train_and_evaluate(cfg, resolved, None, False)["model_mb"] == 1.2
+    assert load_config(resolved / "config.yaml").model.num_classes == 12
     # where the run was written does not matter (`fit --workdir` records it), what it trained does
     moved = load_config(REPO / "configs" / "zigzagnet.yaml", ["train.data=/d", "train.seed=1", "train.workdir=x"])
     assert fitted_row(moved, run) is not None

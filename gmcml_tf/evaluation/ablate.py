@@ -91,7 +91,7 @@ def train_and_evaluate(cfg, workdir: Path, photos, restrict_to_present: bool, da
                "train_images_per_s": round(summary["steps"] * _images_per_step(cfg) / summary["seconds"], 1)
                if summary["seconds"] and not summary["resumed"] else None}
     else:  # only the eval section or the photos changed: the run's config records the new eval
-        _write_config(cfg, workdir)
+        _write_config(dataclasses.replace(cfg, model=_same_fit(cfg, workdir).model), workdir)
     row["workdir"], row["seed"] = str(workdir), cfg.train.seed
     run = load_run(workdir) if photos is not None or row["model_mb"] is None else None
     if row["model_mb"] is None:
