@@ -139,8 +139,9 @@ def table_markdown(name: str, summaries: list[dict]) -> str:
     lines = [f"CPU: {'; '.join(cpus)}. Percentages; mean ± std over the seeds listed. \"present\": "
              "argmax over the classes the photos have; \"all\": over every class of the model.", "",
              "| row | seeds | mean per-class, present | mean per-class, all | accuracy, present | synthetic val "
+             "| M' on val renders: IoU / hue names class "
              "| per seed (present mean per-class) | per class (first seed) | fit min | classes | val split |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for label, group in rows.items():
         group = sorted(group, key=lambda s: s["seed"])
         m = [g["metrics"] for g in group]
@@ -152,6 +153,7 @@ def table_markdown(name: str, summaries: list[dict]) -> str:
             f"| {_mean_std([x['mean_per_class'] for x in m])} "
             f"| {_mean_std([x['present_accuracy'] for x in m])} "
             f"| {_mean_std([x['synthetic_val_accuracy'] for x in m])} "
+            f"| {_mprime(m)} "
             f"| {' / '.join(_pct(x['present_mean_per_class']) for x in m)} | {per_class} "
             f"| {', '.join(f'{f / 60:.1f}' for f in fits) or '–'} | {len(group[0]['data']['classes'])} "
             f"| {group[0]['data']['val_split'] or 'by model'} |")
@@ -161,6 +163,15 @@ def table_markdown(name: str, summaries: list[dict]) -> str:
               *[f"- `{src}`: {n} photos, fitting `{fit}`" for src, n, fit in sources],
               "", f"Each row's runs: `docs/results/{name}/*.json` (config, seed, data, commit, CPU, command)."]
     return "\n".join(lines)
+
+
+def _mprime(metrics: list[dict]) -> str:
+    """Mean M' silhouette IoU / hue accuracy over the seeds that have them (gmcml_tf.evaluation.reconstruction)."""
+    scored = [x["mprime_on_renders"] for x in metrics if x.get("mprime_on_renders")]
+    if not scored:
+        return "–"
+    return (f"{statistics.fmean(x['silhouette_iou'] for x in scored):.2f} / "
+            f"{100 * statistics.fmean(x['hue_accuracy'] for x in scored):.0f} %")
 
 
 def legacy_markdown(name: str, table: dict) -> str:
