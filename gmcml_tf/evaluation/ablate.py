@@ -146,7 +146,8 @@ def finished_row(cfg, workdir: Path, photos, restrict_to_present: bool) -> dict 
     same_photos = (row.get("photos"), row.get("restrict_to_present")) == (getattr(photos, "source", None),
                                                                           restrict_to_present)
     # rows from before M' was scored are evaluated again (no refit) to gain those columns
-    return row if same_photos and "mprime_silhouette_iou" in row else None
+    scored = "mprime_silhouette_iou" in row or cfg.model.recon == "none"
+    return row if same_photos and scored else None
 
 
 HPARAM_METRICS = (("real_present_mean_per_class_accuracy", "real photos: mean per-class, present classes"),
