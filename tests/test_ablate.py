@@ -135,10 +135,18 @@ def test_a_rerun_keeps_rows_of_runs_finished_with_the_same_config_and_photos(tmp
     assert finished_row(cfg, run, photos, False) == row
     assert finished_row(cfg, run, photos, True) is None
     assert finished_row(cfg, run, SimpleNamespace(source="/other"), False) is None
-    # a row from before M' was scored: evaluated again (the fit kept)
-    (run / "ablation_row.json").write_text(json.dumps({k: v for k, v in row.items() if k != "mprime_silhouette_iou"}))
-    assert finished_row(cfg, run, photos, False) is None and fitted_row(cfg, run) is not None
+    # a row from before M' was scored: kept for ZigzagNet alone (no M'), evaluated again with a coder
+    old = {k: v for k, v in row.items() if k != "mprime_silhouette_iou"}
+    (run / "ablation_row.json").write_text(json.dumps(old))
+    assert finished_row(cfg, run, photos, False) == old
     (run / "ablation_row.json").write_text(json.dumps(row))
+    gm = load_config(REPO / "configs" / "gm_cml.yaml", ["train.data=/d", "train.seed=1"])
+    coder = tmp_path / "gm_cml"
+    coder.mkdir()
+    _write_config(gm, coder)
+    (coder / "model.keras").write_bytes(b"")
+    (coder / "ablation_row.json").write_text(json.dumps(old))
+    assert finished_row(gm, coder, photos, False) is None and fitted_row(gm, coder) is not None
     # the photos are fitted another way: evaluated again, the fit kept
     crop = load_config(REPO / "configs" / "zigzagnet.yaml", ["train.data=/d", "train.seed=1", "eval.fit=crop"])
     assert finished_row(crop, run, photos, False) is None
