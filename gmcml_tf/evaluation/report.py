@@ -208,10 +208,10 @@ def glance_markdown(results: Path) -> str:
         lines.append(f"| 12 PASCAL3D+ classes: shared meshes + procedural models, 3 seeds | {strip(head[1])} "
                      f"| {strip(head[2])} (12-way) |")
     lines.append(f"| the same, shared meshes alone, 3 seeds | {strip(alone[1])} | {strip(alone[2])} (12-way) |")
-    demos = [_json(p) for p in sorted((results / "demo").glob("*.json"))]
+    demos = list(_by_row(results / "demo").values()) if (results / "demo").is_dir() else []
     if not demos:
         lines.append(f"| `make demo`: procedural models only, GM-CML, one run | {demo[1]} | {demo[2]} (12-way) |")
-    for prefix, group in ([("`make demo`: ", demos)] if demos else []) + [
+    for prefix, group in [("`make demo`: ", g) for g in demos] + [
             ("own objects: ", g) for g in _by_row(results / "own_objects").values()]:
         m = [g["metrics"] for g in group]
         n = len(group[0]["data"]["classes"])
