@@ -26,6 +26,8 @@ from tfrecords_tools import categories as preset
 from tfrecords_tools.errors import UserError
 
 MAX_CLASSES = 1000
+# M = class colour x a shading s in [MASK_SHADING_FLOOR, 1] (the renderer's mask shader)
+MASK_SHADING_FLOOR = 0.25
 PASCAL3D = "pascal3d"
 
 

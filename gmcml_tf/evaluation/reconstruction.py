@@ -17,14 +17,16 @@ from __future__ import annotations
 
 import numpy as np
 
-SILHOUETTE_THRESHOLD = 0.125
+from tfrecords_tools.classes import MASK_SHADING_FLOOR
+
+SILHOUETTE_THRESHOLD = MASK_SHADING_FLOOR / 2   # halfway between M's background and its darkest object pixel
 ALPHA_THRESHOLD = 0.5
 
 
 def nearest_ray(px: np.ndarray, colors: np.ndarray) -> np.ndarray:
     """Index of the class whose colour, scaled by a shading factor in [0.25, 1], is nearest."""
     c = np.asarray(colors, np.float64)
-    s = np.clip(px @ c.T / (c * c).sum(1), 0.25, 1.0)                 # (P, N)
+    s = np.clip(px @ c.T / (c * c).sum(1), MASK_SHADING_FLOOR, 1.0)                 # (P, N)
     d = ((px[:, None, :] - s[..., None] * c[None]) ** 2).sum(-1)
     return d.argmin(1)
 

@@ -39,6 +39,7 @@ from gmcml_tf.models.zigzagnet import ZigzagNet
 from gmcml_tf.noise import (ALPHA, BETA, M_NOISE, apply_noise, noise_ratios, ratios_from_variance,
                             variance_ratio)
 from gmcml_tf.vocabulary import CLASSIFIER_INPUTS, CLASSIFIERS, NOISE_RATIOS_FROM, RECONS, SET_SIZE
+from tfrecords_tools.classes import MASK_SHADING_FLOOR
 
 _PACKAGE = "gmcml_tf"
 LOSS_TERMS = ("enc", "gen", "pair", "tri", "softmax")
@@ -169,10 +170,10 @@ class GMCML(keras.Model):
         o = tf.cast(o, tf.float32)
         if self.classifier_input == "concat":
             return tf.concat([o, m_pred], axis=-1)
-        # M''s object pixels have a largest channel >= 0.25 (the darkest shading of a class
-        # colour): tanh(max / 0.125) is 0.96 there and 0 on black, smooth so that the gradient
-        # reaches the coder on the object too (a clipped ramp would stop it there)
-        silhouette = tf.tanh(tf.reduce_max(m_pred, axis=-1, keepdims=True) / 0.125)
+        # M''s object pixels have a largest channel >= MASK_SHADING_FLOOR: tanh(max / half of it)
+        # is 0.96 there and 0 on black, smooth so that the gradient reaches the coder on the
+        # object too (a clipped ramp would stop it there)
+        silhouette = tf.tanh(tf.reduce_max(m_pred, axis=-1, keepdims=True) / (MASK_SHADING_FLOOR / 2))
         return o * (GATE_FLOOR + (1.0 - GATE_FLOOR) * silhouette)
 
     def compute_terms(self, data, training: bool):
