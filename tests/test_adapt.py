@@ -67,6 +67,21 @@ def test_collapse_is_one_class_taking_over_not_classes_emptying():
     np.testing.assert_allclose(p, [[0.0, 0.6, 0.4]])
 
 
+def test_teacher_smoothing_keeps_each_photos_runner_up_classes_in_order():
+    """A motorbike photo pseudo-labelled "bicycle": with uniform smoothing its motorbike target is
+    no higher than any other class's; with the teacher's spread it stays second."""
+    from gmcml_tf.adaptation.pseudo_labels import targets
+    teacher = np.array([[0.5, 0.4, 0.05, 0.05], [1.0, 0.0, 0.0, 0.0]])   # bicycle, motorbike, car, chair
+    labels = np.array([0, 0])
+    uniform = targets(labels, 4, 0.1)
+    np.testing.assert_allclose(uniform[0], [0.925, 0.025, 0.025, 0.025])
+    t = targets(labels, 4, 0.1, teacher)
+    np.testing.assert_allclose(t[0], [0.9, 0.1 * 0.8, 0.1 * 0.1, 0.1 * 0.1], rtol=1e-6)
+    # the teacher's only mass on the pseudo-label itself: the rest spreads uniformly
+    np.testing.assert_allclose(t[1], [0.9, 0.1 / 3, 0.1 / 3, 0.1 / 3], rtol=1e-6)
+    np.testing.assert_allclose(t.sum(1), 1.0, rtol=1e-6)
+
+
 # --- the holdout split and the content-hash protocol -------------------------------------
 
 def test_holdout_split_is_stratified_seeded_and_by_content(tmp_path):
@@ -212,11 +227,13 @@ def test_bad_input_is_one_line_and_writes_nothing(smoke_run, tmp_path, capsys):
 
 
 def test_adapt_resumes_after_kill_9(smoke_run, tmp_path, capsys):
-    """Killed after its first round, adapt --resume starts at round 2 and finishes."""
+    """Killed after its first round, adapt --resume starts at round 2 and finishes, with the
+    unadapted model's probabilities (teacher smoothing) kept across the kill; a resume with
+    other smoothing is refused."""
     photos = _photo_folder(tmp_path / "photos", n=40)
     out = tmp_path / "adapted"
     cmd = [sys.executable, "-m", "gmcml_tf.cli", "adapt", "--workdir", str(smoke_run), "--photos",
-           str(photos), "--out", str(out), "--rounds", "3", "--steps-per-round", "40"]
+           str(photos), "--out", str(out), "--rounds", "3", "--steps-per-round", "40", "--smoothing-to", "teacher"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     progress = out / "adapt_progress.json"
@@ -231,6 +248,7 @@ def test_adapt_resumes_after_kill_9(smoke_run, tmp_path, capsys):
     assert not (out / "adapt.json").exists()
     from gmcml_tf.cli import main
     assert main(cmd[3:]) == 2 and "--resume" in capsys.readouterr().err
+    assert main([*cmd[3:-2], "--resume"]) == 2 and "--smoothing-to" in capsys.readouterr().err
     assert main([*cmd[3:], "--resume"]) == 0
     text = capsys.readouterr().out
     assert "after round 1 of 3" in text and "round 1/3" not in text and "round 3/3" in text
@@ -250,6 +268,7 @@ def test_a_collapsed_round_is_undone_and_adaptation_stops(smoke_run, tmp_path, m
     r = adapt(smoke_run, photos, tmp_path / "out", settings=SelfTrainingConfig(rounds=2, steps_per_round=3),
               say=lines.append)
     assert [x["collapse"] for x in r["rounds"]] == ["car grew from 40% to 90% of the photos"]
+    assert r["settings"]["smoothing_to"] == "uniform"
     assert any("round 1 undone" in line and "keeping round 0" in line for line in lines)
     before, after = load_run(smoke_run).model, load_run(tmp_path / "out").model
     for a, b in zip(before.weights, after.weights):

@@ -39,11 +39,16 @@ def self_train(run, model, views: np.ndarray, out: Path, cfg: SelfTrainingConfig
     first = int(done.numpy())
     probs, feats = predict_all(model, views, run.flip)
     if progress is None:
-        before = PL.restrict_probs(probs, allowed).argmax(1)
-        progress = {"photo_hashes": hashes, "before": before.tolist(), "rounds": [], "labels": None}
+        teacher = PL.restrict_probs(probs, allowed)
+        progress = {"photo_hashes": hashes, "before": teacher.argmax(1).tolist(), "rounds": [], "labels": None,
+                    "teacher": np.round(teacher, 5).tolist() if cfg.smoothing_to == "teacher" else None}
         manager.save()     # round 0: the unadapted model, where a collapse in round 1 returns to
         write_json_atomic(out / PROGRESS_FILE, progress)
     before = np.asarray(progress["before"])
+    teacher = None if progress.get("teacher") is None else np.asarray(progress["teacher"], np.float32)
+    if (teacher is not None) != (cfg.smoothing_to == "teacher"):
+        from gmcml_tf.evaluation.real_photos import PhotoError
+        raise PhotoError(f"{out}: this adaptation started with other --smoothing-to; resume with the same settings")
     augment = t.augment if t.augment.enabled else None
     step = make_step(model, optimizer, augment, cfg, renders is not None)
     batches = _render_batches(run, renders, cfg, seed, first)
@@ -55,6 +60,7 @@ def self_train(run, model, views: np.ndarray, out: Path, cfg: SelfTrainingConfig
         labels = (PL.cluster_labels(probs, feats, cfg.min_share)[0] if cfg.cluster else probs.argmax(1))
         confidence = probs[np.arange(len(labels)), labels]
         selected = PL.select_balanced(labels, confidence, cfg.fraction(r))
+        targets = PL.targets(labels, len(names), cfg.label_smoothing, teacher)
         summary = PL.round_summary(labels, selected, confidence, previous, names)
         chosen = np.flatnonzero(selected)
         rng = np.random.default_rng([seed, r])   # per round: a resumed run draws the same photos
@@ -65,7 +71,7 @@ def self_train(run, model, views: np.ndarray, out: Path, cfg: SelfTrainingConfig
             pick = rng.choice(chosen, cfg.photo_batch, replace=len(chosen) < cfg.photo_batch)
             view = rng.integers(0, views.shape[1], cfg.photo_batch)
             losses.append([float(v) for v in step(next(batches), tf.constant(views[pick, view]),
-                                                   tf.constant(labels[pick], tf.int32),
+                                                   tf.constant(targets[pick]),
                                                    tf.constant([seed, s], tf.int64))])
             if s % 10 == 0:
                 with writer.as_default(step=s):

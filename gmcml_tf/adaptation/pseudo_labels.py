@@ -49,6 +49,24 @@ def cluster_labels(probs: np.ndarray, descriptors: np.ndarray, min_share: float 
     return labels, labelset
 
 
+def targets(labels: np.ndarray, k: int, smoothing: float, teacher: np.ndarray | None = None) -> np.ndarray:
+    """Soft targets (N, k) for pseudo-labels (N,): 1 - smoothing on the label, and the smoothing
+    mass spread uniformly (teacher None) or over the other classes in proportion to the
+    unadapted model's probabilities `teacher` (N, k). The teacher's spread keeps each photo's
+    runner-up classes in their order: a hard label (or a uniform spread) pushes them all down
+    alike, which let a motorbike photo labelled "bicycle" lose motorbike to any other class
+    (docs/adaptation.md)."""
+    n = len(labels)
+    hot = np.zeros((n, k), np.float32)
+    hot[np.arange(n), labels] = 1.0
+    if teacher is None:
+        return hot * (1.0 - smoothing) + smoothing / k
+    rest = np.where(hot > 0, 0.0, teacher).astype(np.float64)
+    total = rest.sum(1, keepdims=True)
+    rest = np.where(total > 1e-12, rest / np.maximum(total, 1e-12), (1.0 - hot) / max(1, k - 1))
+    return (hot * (1.0 - smoothing) + smoothing * rest).astype(np.float32)
+
+
 def select_balanced(labels: np.ndarray, confidence: np.ndarray, fraction: float) -> np.ndarray:
     """Boolean mask: in every class the ceil(fraction * n_c) photos of highest confidence."""
     keep = np.zeros(len(labels), bool)

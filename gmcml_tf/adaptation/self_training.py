@@ -37,6 +37,7 @@ class SelfTrainingConfig:
     render_weight: float = 1.0    # 0: photos only (also when the run's renders are not at hand)
     min_share: float = 0.02       # a class needs this share of the predictions for a centroid
     label_smoothing: float = 0.1
+    smoothing_to: str = "uniform"   # or "teacher": the smoothing mass by the unadapted model's probabilities
     cluster: bool = True          # refine the classifier's labels by clustering (SHOT); False: argmax
     reestimate_bn: bool = True    # batch-norm statistics from the photos after each round
 
@@ -85,12 +86,12 @@ def learning_rate(cfg: SelfTrainingConfig, step: int) -> float:
 
 
 def make_step(model, optimizer, augment_cfg, cfg: SelfTrainingConfig, with_renders: bool):
-    """The compiled step: (renders, photos uint8, pseudo-labels, seed) -> losses."""
+    """The compiled step: (renders, photos uint8, soft pseudo-label targets (B, K), seed) -> losses."""
     from gmcml_tf import losses as L
     from gmcml_tf.data.augment import photo_augment
 
     @tf.function
-    def step(renders, photos, labels, seed):
+    def step(renders, photos, targets, seed):
         x = tf.cast(photos, tf.float32) / 255.0
         if augment_cfg is not None:
             x = photo_augment(x, seed, augment_cfg)
@@ -100,12 +101,12 @@ def make_step(model, optimizer, augment_cfg, cfg: SelfTrainingConfig, with_rende
                 terms, _, _ = model.compute_terms(renders, training=True)
                 render_loss = terms["total"]
             logits = tf.cast(model(x, training=True)["logits"], tf.float32)
-            photo_loss = tf.reduce_mean(L.softmax_cross_entropy(labels, logits, cfg.label_smoothing))
+            photo_loss = tf.reduce_mean(L.softmax_cross_entropy(targets, logits))
             total = cfg.render_weight * render_loss + photo_loss
         variables = model.trainable_variables
         grads = tape.gradient(total, variables)
         pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
         optimizer.apply([g for g, _ in pairs], [v for _, v in pairs])
-        agree = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, 1, output_type=tf.int32), labels), tf.float32))
+        agree = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, 1), tf.argmax(targets, 1)), tf.float32))
         return render_loss, photo_loss, agree
     return step

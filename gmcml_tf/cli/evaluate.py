@@ -68,7 +68,8 @@ def cmd_adapt(args) -> int:
     from gmcml_tf.adaptation.self_training import SelfTrainingConfig
     settings = SelfTrainingConfig(**{k: v for k, v in (("rounds", args.rounds),
                                      ("steps_per_round", args.steps_per_round),
-                                     ("learning_rate", args.learning_rate)) if v is not None})
+                                     ("learning_rate", args.learning_rate),
+                                     ("smoothing_to", args.smoothing_to)) if v is not None})
     r = adapt(args.workdir, args.photos, args.out, method=args.method, seed=args.seed, fit=args.fit,
               holdout=args.holdout, resume=args.resume, renders=args.renders, settings=settings,
               classes=[c for c in (args.classes or "").split(",") if c], batch_size=args.batch_size)
@@ -176,6 +177,9 @@ def add_commands(sub) -> None:
     ad.add_argument("--steps-per-round", type=positive_int,
                     help="steps a round (default: about 4.5 passes over the photos, 10-100)")
     ad.add_argument("--learning-rate", type=float, help="peak learning rate (default 5e-4)")
+    ad.add_argument("--smoothing-to", choices=["uniform", "teacher"],
+                    help="where the pseudo-labels' smoothing mass goes: uniform, or the other classes by the "
+                         "unadapted model's probabilities (keeps each photo's runner-up; default uniform)")
     ad.add_argument("--fit", type=fit_mode, metavar=FIT_METAVAR,
                    help="photo fitting; several joined by '+' average their scores (default: eval.fit)")
     ad.add_argument("--seed", type=int, default=0, help="the holdout split, photo draws and augmentation")
