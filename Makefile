@@ -10,8 +10,9 @@ PYTEST_ARGS ?=
 
 .PHONY: demo test test-fast lint setup system-packages clean
 
+# MODEL=gm_cml | zigzagnet picks configs/MODEL.yaml (default: gmcml_tf/demo.py DEFAULT_MODEL).
 demo: setup
-	$(BIN)/gmcml-tf demo
+	$(BIN)/gmcml-tf demo $(if $(MODEL),--model $(MODEL))
 
 # Every test, the two multi-process `slow` ones included (they fit CI's budget); `make test-fast` skips those.
 test: setup lint

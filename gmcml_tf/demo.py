@@ -1,32 +1,41 @@
 """`gmcml-tf demo` (what `make demo` runs): the whole data flow on the embedded default.
 
-render (configs/quickstart.yaml) -> fit (configs/gm_cml.yaml) -> evaluate on real photos
+render (configs/quickstart.yaml) -> fit (configs/MODEL.yaml) -> evaluate on real photos
 (when a photo folder is given or ../shared/data/real_dev sits beside the repo) ->
-export (saved_models/gm_cml/N). Every step resumes: re-running after an interruption
-keeps the complete shards and the last checkpoint.
+export (saved_models/MODEL/N). Every step resumes: re-running after an interruption
+keeps the complete shards and the last checkpoint. MODEL is DEFAULT_MODEL unless named
+(`--model gm_cml`, `make demo MODEL=gm_cml`).
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from gmcml_tf.errors import UserError
 from gmcml_tf.evaluation.ablate import CONFIG_DIR
 
 REPO = CONFIG_DIR.parent
 DEFAULT_PHOTOS = REPO.parent / "shared" / "data" / "real_dev"
+MODELS = {"gm_cml": "GM-CML", "zigzagnet": "ZigzagNet alone"}   # configs/NAME.yaml
+DEFAULT_MODEL = "gm_cml"
 
 
-def demo(workdir: str = "runs/gm_cml", data: str = "data_out/quickstart", photos: str | None = None,
-         export_to: str = "saved_models/gm_cml", seed: int = 0, overrides: list[str] | None = None) -> dict:
+def demo(workdir: str | None = None, data: str = "data_out/quickstart", photos: str | None = None,
+         export_to: str | None = None, seed: int = 0, overrides: list[str] | None = None,
+         model: str = DEFAULT_MODEL) -> dict:
     from gmcml_tf.config import FIT_SECTIONS, load_config
     from gmcml_tf.evaluation.real_photos import open_photos
     from gmcml_tf.training.train import fit
     from tfrecords_tools.runners import render
 
+    if model not in MODELS:
+        raise UserError(f"--model {model!r}: one of {', '.join(MODELS)}")
+    workdir = workdir or f"runs/{model}"
+    export_to = export_to or f"saved_models/{model}"
     # Every input checked before minutes of work: both configs (with --set) and the photos.
     rcfg = load_config(CONFIG_DIR / "quickstart.yaml", [f"render.out={json.dumps(data)}",
                                                           f"render.seed={seed}"]).render
-    cfg = load_config(CONFIG_DIR / "gm_cml.yaml", list(overrides or []) + [
+    cfg = load_config(CONFIG_DIR / f"{model}.yaml", list(overrides or []) + [
         f"train.data={json.dumps(data)}", f"train.seed={seed}", f"train.workdir={json.dumps(workdir)}"],
         short=FIT_SECTIONS)
     photo_dir = photos or (str(DEFAULT_PHOTOS) if DEFAULT_PHOTOS.is_dir() else None)
@@ -37,7 +46,7 @@ def demo(workdir: str = "runs/gm_cml", data: str = "data_out/quickstart", photos
     print(f"   {m['_run']['rendered_views']} views rendered, "
           f"{m['_run']['shards_skipped_complete']} complete shards kept -> {data}")
 
-    print("== 2/4 train GM-CML (configs/gm_cml.yaml)", flush=True)
+    print(f"== 2/4 train {MODELS[model]} (configs/{model}.yaml)", flush=True)
     summary = fit(cfg, workdir, show_progress=True)
 
     real = None
@@ -49,7 +58,7 @@ def demo(workdir: str = "runs/gm_cml", data: str = "data_out/quickstart", photos
 
     print("== 4/4 export for TF Serving", flush=True)
     exported = _export_once(workdir, export_to)
-    return {"fit": summary, "real": real, "export": exported}
+    return {"fit": summary, "real": real, "export": exported, "model": model, "export_base": export_to}
 
 
 def _evaluate(workdir: str, photos) -> dict:
@@ -69,7 +78,7 @@ def _export_once(workdir: str, base: str) -> dict:
     return export_run(load_run(workdir), base)
 
 
-def print_summary(result: dict, base: str = "saved_models/gm_cml") -> None:
+def print_summary(result: dict) -> None:
     s, real, ex = result["fit"], result["real"], result["export"]
     acc = "n/a" if s["val_accuracy"] is None else f"{100 * s['val_accuracy']:.1f}%"
     print("\n== summary")
@@ -88,5 +97,5 @@ def print_summary(result: dict, base: str = "saved_models/gm_cml") -> None:
                   f"{100 * present['mean_per_class_accuracy']:.1f}%"
                   f"{' (flip-averaged)' if real.get('flip') else ''}")
     print(f"  SavedModel {ex['path']}{' (unchanged)' if ex.get('kept') else ''}: "
-          f"gmcml-tf serve --model {base}")
+          f"gmcml-tf serve --model {result['export_base']}")
     print(f"  TensorBoard: {s['tensorboard']}")

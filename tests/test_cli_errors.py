@@ -121,6 +121,8 @@ def test_demo_checks_its_inputs_before_rendering(tmp_path):
     assert_user_error(code, err, "photo folder", "nope")
     code, _, err = run(*base, "--set", "train.batch_sise=3")
     assert_user_error(code, err, "train.batch_sise")
+    code, _, err = run(*base, "--model", "gm_cm")
+    assert code == 2 and "gm_cml" in err and "zigzagnet" in err
     assert list(tmp_path.iterdir()) == []
 
 

@@ -124,8 +124,8 @@ def cmd_report_build(args) -> int:
 def cmd_demo(args) -> int:
     from gmcml_tf.demo import demo, print_summary
     result = demo(workdir=args.workdir, data=args.data, photos=args.photos, export_to=args.export,
-                  seed=args.seed, overrides=list(args.set or []))
-    print_summary(result, args.export)
+                  seed=args.seed, overrides=list(args.set or []), model=args.model)
+    print_summary(result)
     return 0
 
 
@@ -221,11 +221,14 @@ def add_commands(sub) -> None:
     rb.add_argument("--check", action="store_true", help="fail if the committed markdown differs")
     rb.set_defaults(func=cmd_report_build)
 
-    d = sub.add_parser("demo", help="render the embedded default, train GM-CML, evaluate, export")
-    d.add_argument("--workdir", default="runs/gm_cml")
+    from gmcml_tf.demo import DEFAULT_MODEL, MODELS
+    d = sub.add_parser("demo", help="render the embedded default, train a model, evaluate, export")
+    d.add_argument("--model", default=DEFAULT_MODEL, choices=list(MODELS),
+                   help=f"configs/MODEL.yaml to train (default {DEFAULT_MODEL}; docs/results.md says why)")
+    d.add_argument("--workdir", help="default runs/MODEL")
     d.add_argument("--data", default="data_out/quickstart")
     d.add_argument("--photos", help="real photos DIR/<category>/*.jpg (default ../shared/data/real_dev if present)")
-    d.add_argument("--export", default="saved_models/gm_cml")
+    d.add_argument("--export", help="default saved_models/MODEL")
     d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--set", action="append", metavar="KEY=VALUE", help="override configs/gm_cml.yaml")
+    d.add_argument("--set", action="append", metavar="KEY=VALUE", help="override configs/MODEL.yaml")
     d.set_defaults(func=cmd_demo)
