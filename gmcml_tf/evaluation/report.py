@@ -93,7 +93,10 @@ def _adaptation(run_dir, record: dict, ev: dict) -> dict:
     and the command that made it."""
     seen = ev.get("transductive") or ev.get("adapted") or {}
     flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in (record.get("settings") or {}).items()
-                     if k in ("rounds", "steps_per_round", "learning_rate"))
+                     if k in ("rounds", "steps_per_round", "learning_rate")
+                     or (k == "smoothing_to" and v != "uniform"))
+    if record.get("classes"):
+        flags = f"{flags} --classes {','.join(record['classes'])}".strip()
     return {"method": record["method"], "adapted_from": record["adapted_from"], "photos": record["photos"],
             "images": record["images"], "held_out": record.get("held_out", 0), "seconds": record.get("seconds"),
             "classes": record.get("classes"), "seed": record.get("seed"),
