@@ -328,8 +328,8 @@ def _fit(cfg, workdir, data_dir, dataset_fn, show_progress, train_records, held,
                                     "step": int(optimizer.iterations.numpy()), **result})
             monitor.write_scalars(writer, result, int(optimizer.iterations.numpy()), prefix="val/")
             if show_progress and worker.is_chief:
-                print(f"  val after {stage.name!r}: accuracy {val_accuracy:.3f}, "
-                      f"loss/gen {result['loss/gen']:.1f}")
+                gen = "" if cfg.model.recon == "none" else f", loss/gen {result['loss/gen']:.1f}"
+                print(f"  val after {stage.name!r}: accuracy {val_accuracy:.3f}{gen}")
         ckpt.stage.assign(si + 1)
         ckpt.epoch.assign(0)
         manager.save(checkpoint_number=int(optimizer.iterations.numpy()))
