@@ -92,11 +92,14 @@ def _adaptation(run_dir, record: dict, ev: dict) -> dict:
     """What an adapted run's summary adds: the method, the photos, the time, the per-round lines,
     and the command that made it."""
     seen = ev.get("transductive") or ev.get("adapted") or {}
-    flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in (record.get("settings") or {}).items()
-                     if k in ("rounds", "steps_per_round", "learning_rate")
-                     or (k == "smoothing_to" and v != "uniform"))
+    settings = record.get("settings") or {}
+    flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in settings.items()
+                     if k in ("rounds", "steps_per_round", "learning_rate"))
+    if settings:   # self-training; runs made before the key smoothed uniformly
+        flags += f" --smoothing-to {settings.get('smoothing_to', 'uniform')}"
     if record.get("classes"):
-        flags = f"{flags} --classes {','.join(record['classes'])}".strip()
+        flags += f" --classes {','.join(record['classes'])}"
+    flags = flags.strip()
     return {"method": record["method"], "adapted_from": record["adapted_from"], "photos": record["photos"],
             "images": record["images"], "held_out": record.get("held_out", 0), "seconds": record.get("seconds"),
             "classes": record.get("classes"), "seed": record.get("seed"),
