@@ -37,7 +37,7 @@ class SelfTrainingConfig:
     render_weight: float = 1.0    # 0: photos only (also when the run's renders are not at hand)
     min_share: float = 0.02       # a class needs this share of the predictions for a centroid
     label_smoothing: float = 0.1
-    smoothing_to: str = "teacher"   # the smoothing mass by the unadapted model's probabilities, or "uniform"
+    smoothing_to: str = "uniform"   # or "teacher": the smoothing mass by the unadapted model's probabilities
     cluster: bool = True          # refine the classifier's labels by clustering (SHOT); False: argmax
     reestimate_bn: bool = True    # batch-norm statistics from the photos after each round
 

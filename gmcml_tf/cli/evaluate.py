@@ -179,7 +179,7 @@ def add_commands(sub) -> None:
     ad.add_argument("--learning-rate", type=float, help="peak learning rate (default 5e-4)")
     ad.add_argument("--smoothing-to", choices=["uniform", "teacher"],
                     help="where the pseudo-labels' smoothing mass goes: uniform, or the other classes by the "
-                         "unadapted model's probabilities (keeps each photo's runner-up; the default)")
+                         "unadapted model's probabilities (keeps each photo's runner-up; default uniform)")
     ad.add_argument("--fit", type=fit_mode, metavar=FIT_METAVAR,
                    help="photo fitting; several joined by '+' average their scores (default: eval.fit)")
     ad.add_argument("--seed", type=int, default=0, help="the holdout split, photo draws and augmentation")
