@@ -217,6 +217,8 @@ def test_bad_input_is_one_line_and_writes_nothing(smoke_run, tmp_path, capsys):
     (many / "car" / "broken.jpg").write_bytes(b"not a jpeg at all")
     assert _adapt(smoke_run, many, tmp_path / "x", "--classes", "car,unicorn") == 2
     assert "--classes: unicorn not among the run's classes" in capsys.readouterr().err
+    assert _adapt(smoke_run, many, tmp_path / "x", "--min-share", "1.5") == 2
+    assert "--min-share 1.5" in capsys.readouterr().err and not (tmp_path / "x").exists()
     out = tmp_path / "ok"
     assert _adapt(smoke_run, many, out, "--classes", "car,aeroplane") == 0
     text = capsys.readouterr().out

@@ -37,6 +37,8 @@ def adapt(workdir: str | Path, photos: str | Path, out: str | Path, *, method: s
     say = say or (lambda line: print(line, flush=True))   # a line a round, also in a log file
     if method not in METHODS:
         raise PhotoError(f"--method {method!r}: one of {', '.join(METHODS)}")
+    if settings is not None and not 0 <= settings.min_share < 1:
+        raise PhotoError(f"--min-share {settings.min_share}: a share of the predictions, from 0 to below 1")
     out = Path(out)
     if out.exists() and not resume:
         raise PhotoError(f"{out} exists; adapt writes a new run folder (pick another --out, or --resume "
