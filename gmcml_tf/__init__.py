@@ -2,7 +2,7 @@
 arXiv 1705.08590). The Python API (`gmcml_tf.api`) is importable from here:
 
     import gmcml_tf as gm
-    run = gm.fit("configs/gm_cml.yaml", data="data_out/quickstart", workdir="runs/gm_cml")
+    run = gm.fit("configs/zigzagnet.yaml", data="data_out/quickstart", workdir="runs/zigzagnet")
 
 Attributes load on first use, so `import gmcml_tf` stays light (no TensorFlow).
 """

@@ -2,9 +2,9 @@
 
     import gmcml_tf as gm
     gm.render("configs/quickstart.yaml", out="data_out/quickstart", seed=0)
-    run = gm.fit("configs/gm_cml.yaml", data="data_out/quickstart", workdir="runs/gm_cml", seed=0)
+    run = gm.fit("configs/zigzagnet.yaml", data="data_out/quickstart", workdir="runs/zigzagnet", seed=0)
     result = gm.evaluate(run, "../shared/data/real_dev")
-    gm.export(run, "saved_models/gm_cml")
+    gm.export(run, "saved_models/zigzagnet")
 
 Each function does what the command of the same name does (same config files, `--set`
 style overrides, seeds, resume, folder locks) and raises the same `UserError`s with the

@@ -12,11 +12,13 @@ from gmcml_tf.cli import evaluate, render, serving, train
 DESCRIPTION = """\
 Object recognisers for real photos from 3D models alone: render paired training data
 (RGB, semantic mask, depth) from textured meshes, train GM-CML (Wang & Deng, arXiv
-1705.08590), measure it on real photos, and export a SavedModel that TF Serving serves."""
+1705.08590) or its classifier alone (ZigzagNet, the recommended default), measure it on real
+photos, and export a SavedModel that TF Serving serves."""
 
 EPILOG = """\
 start with `make demo` (README), or: render --config configs/quickstart.yaml, then
-fit --config configs/gm_cml.yaml; `gmcml-tf COMMAND --help` for a command's options."""
+fit --config configs/zigzagnet.yaml (or configs/gm_cml.yaml); `gmcml-tf COMMAND --help` for a
+command's options."""
 
 
 def build_parser() -> argparse.ArgumentParser:
