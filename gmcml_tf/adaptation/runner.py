@@ -39,6 +39,8 @@ def adapt(workdir: str | Path, photos: str | Path, out: str | Path, *, method: s
         raise PhotoError(f"--method {method!r}: one of {', '.join(METHODS)}")
     if settings is not None and not 0 <= settings.min_share < 1:
         raise PhotoError(f"--min-share {settings.min_share}: a share of the predictions, from 0 to below 1")
+    if settings is not None and settings.smoothing_to not in ("uniform", "teacher"):
+        raise PhotoError(f"--smoothing-to {settings.smoothing_to!r}: uniform or teacher")
     out = Path(out)
     if out.exists() and not resume:
         raise PhotoError(f"{out} exists; adapt writes a new run folder (pick another --out, or --resume "
