@@ -46,9 +46,6 @@ def self_train(run, model, views: np.ndarray, out: Path, cfg: SelfTrainingConfig
         write_json_atomic(out / PROGRESS_FILE, progress)
     before = np.asarray(progress["before"])
     teacher = None if progress.get("teacher") is None else np.asarray(progress["teacher"], np.float32)
-    if (teacher is not None) != (cfg.smoothing_to == "teacher"):
-        from gmcml_tf.evaluation.real_photos import PhotoError
-        raise PhotoError(f"{out}: this adaptation started with other --smoothing-to; resume with the same settings")
     augment = t.augment if t.augment.enabled else None
     step = make_step(model, optimizer, augment, cfg, renders is not None)
     batches = _render_batches(run, renders, cfg, seed, first)

@@ -90,6 +90,8 @@ def _adapt(run, photos, paths, held, skipped, out, method, seed, fit, renders, c
     if progress and progress["photo_hashes"] != hashes:
         raise PhotoError(f"{out}: the photos of {photos} changed since this adaptation started; "
                          "resume with the same photos or adapt into a new --out")
+    if progress and (progress.get("teacher") is not None) != (cfg.smoothing_to == "teacher"):
+        raise PhotoError(f"{out}: this adaptation started with other --smoothing-to; resume with the same settings")
     views, undecodable = _load_views(paths, run.config.model.image_size, fit)
     skipped.update({paths[i]: "undecodable image" for i in undecodable})
     keep = [i for i in range(len(paths)) if i not in set(undecodable)]
