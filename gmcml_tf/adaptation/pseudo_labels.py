@@ -31,8 +31,13 @@ def restrict_probs(probs: np.ndarray, allowed: list[int] | None) -> np.ndarray:
 
 
 def cluster_labels(probs: np.ndarray, descriptors: np.ndarray, min_share: float = 0.02,
-                   iterations: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    """(labels (N,), the classes that had a centroid) for probabilities (N, K) and descriptors (N, D)."""
+                   iterations: int = 2, temperature: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """(labels (N,), the classes that had a centroid) for probabilities (N, K) and descriptors (N, D).
+
+    temperature 0: each photo takes its nearest centroid (SHOT). temperature T > 0: the label
+    maximises log p(c | photo) + cos(photo, centroid c) / T, the classifier's probability times
+    a von Mises-Fisher likelihood of the photo under class c's cluster, so a photo the classifier
+    is sure of keeps its class unless its cluster says otherwise strongly."""
     n, k = probs.shape
     f = _normalise(descriptors.astype(np.float64))
     counts = np.bincount(probs.argmax(1), minlength=k)
@@ -41,9 +46,11 @@ def cluster_labels(probs: np.ndarray, descriptors: np.ndarray, min_share: float 
         labelset = np.flatnonzero(counts)
     weights = probs[:, labelset].astype(np.float64)
     labels = probs.argmax(1)
+    prior = np.log(np.maximum(probs[:, labelset].astype(np.float64), 1e-12)) if temperature > 0 else 0.0
     for _ in range(iterations):
         centroids = _normalise(weights.T @ f / np.maximum(weights.sum(0)[:, None], 1e-12))
-        labels = labelset[np.argmax(f @ centroids.T, axis=1)]
+        similarity = f @ centroids.T
+        labels = labelset[np.argmax(prior + similarity / temperature if temperature > 0 else similarity, axis=1)]
         hard = (labels[:, None] == labelset[None]).astype(np.float64)
         weights = np.where(hard.sum(0) > 0, hard, weights)   # an emptied class keeps its soft centroid
     return labels, labelset

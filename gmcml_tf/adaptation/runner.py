@@ -39,6 +39,8 @@ def adapt(workdir: str | Path, photos: str | Path, out: str | Path, *, method: s
         raise PhotoError(f"--method {method!r}: one of {', '.join(METHODS)}")
     if settings is not None and not 0 <= settings.min_share < 1:
         raise PhotoError(f"--min-share {settings.min_share}: a share of the predictions, from 0 to below 1")
+    if settings is not None and not settings.cluster_temperature >= 0:
+        raise PhotoError(f"--cluster-temperature {settings.cluster_temperature}: 0 or a positive number")
     if settings is not None and settings.smoothing_to not in ("uniform", "teacher"):
         raise PhotoError(f"--smoothing-to {settings.smoothing_to!r}: uniform or teacher")
     out = Path(out)

@@ -36,6 +36,7 @@ class SelfTrainingConfig:
     select_to: float = 0.9        # ... and in the last
     render_weight: float = 1.0    # 0: photos only (also when the run's renders are not at hand)
     min_share: float = 0.02       # a class needs this share of the predictions for a centroid
+    cluster_temperature: float = 0.0   # 0: nearest centroid (SHOT); T > 0: log p + cosine / T (pseudo_labels.py)
     label_smoothing: float = 0.1
     smoothing_to: str = "uniform"   # or "teacher": the smoothing mass by the unadapted model's probabilities
     cluster: bool = True          # refine the classifier's labels by clustering (SHOT); False: argmax

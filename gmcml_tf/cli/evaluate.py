@@ -70,7 +70,8 @@ def cmd_adapt(args) -> int:
                                      ("steps_per_round", args.steps_per_round),
                                      ("learning_rate", args.learning_rate),
                                      ("smoothing_to", args.smoothing_to),
-                                     ("min_share", args.min_share)) if v is not None})
+                                     ("min_share", args.min_share),
+                                     ("cluster_temperature", args.cluster_temperature)) if v is not None})
     r = adapt(args.workdir, args.photos, args.out, method=args.method, seed=args.seed, fit=args.fit,
               holdout=args.holdout, resume=args.resume, renders=args.renders, settings=settings,
               classes=[c for c in (args.classes or "").split(",") if c], batch_size=args.batch_size)
@@ -180,6 +181,9 @@ def add_commands(sub) -> None:
     ad.add_argument("--learning-rate", type=float, help="peak learning rate (default 5e-4)")
     ad.add_argument("--min-share", type=float, metavar="FRACTION",
                     help="share of the predictions a class needs for a cluster centroid (default 0.02)")
+    ad.add_argument("--cluster-temperature", type=float, metavar="T",
+                    help="0: each photo takes its nearest class centroid (SHOT); T > 0: the label maximises "
+                         "log p(class) + cosine to its centroid / T (default 0)")
     ad.add_argument("--smoothing-to", choices=["uniform", "teacher"],
                     help="where the pseudo-labels' smoothing mass goes: uniform, or the other classes by the "
                          "unadapted model's probabilities (keeps each photo's runner-up; default uniform)")

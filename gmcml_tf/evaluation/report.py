@@ -94,7 +94,7 @@ def _adaptation(run_dir, record: dict, ev: dict) -> dict:
     seen = ev.get("transductive") or ev.get("adapted") or {}
     settings = record.get("settings") or {}
     flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in settings.items()
-                     if k in ("rounds", "steps_per_round", "learning_rate", "min_share"))
+                     if k in ("rounds", "steps_per_round", "learning_rate", "min_share", "cluster_temperature"))
     if settings:   # self-training; runs made before the key smoothed uniformly
         flags += f" --smoothing-to {settings.get('smoothing_to', 'uniform')}"
     if record.get("classes"):
