@@ -54,7 +54,8 @@ def self_train(run, model, views: np.ndarray, out: Path, cfg: SelfTrainingConfig
     for r in range(first, cfg.rounds):
         t0 = time.perf_counter()
         probs = PL.restrict_probs(probs, allowed)
-        labels = (PL.cluster_labels(probs, feats, cfg.min_share, temperature=cfg.cluster_temperature)[0] if cfg.cluster else probs.argmax(1))
+        labels = (PL.cluster_labels(probs, feats, cfg.min_share, temperature=cfg.cluster_temperature)[0]
+                  if cfg.cluster else probs.argmax(1))
         confidence = probs[np.arange(len(labels)), labels]
         selected = PL.select_balanced(labels, confidence, cfg.fraction(r))
         targets = PL.targets(labels, len(names), cfg.label_smoothing, teacher)
