@@ -102,6 +102,25 @@ def test_an_adaptation_table_pairs_each_adapted_run_with_its_own_base(tmp_path):
         adaptation_markdown("t", [*rows[:2], summary("x/a9", 0, 0.8, 0.5, {}, "runs/b9")])
 
 
+def test_the_readme_glance_shows_only_the_default_adaptation_rows(tmp_path):
+    """The README shows `adapt`'s defaults; every screened variant stays in docs/adaptation.md."""
+    from gmcml_tf.evaluation.report_tables import _adaptation_glance
+    folder = tmp_path / "adaptation"
+    folder.mkdir()
+    def write(name, row, run, present, adapted_from=None):
+        s = {"row": row, "seed": 0, "run": run, "photos": {"n": 100}, "data": {"classes": list("abcde")},
+             "metrics": {"present_mean_per_class": present, "mean_per_class": present / 2}}
+        if adapted_from:
+            s["adaptation"] = {"adapted_from": adapted_from, "images": 90}
+        (folder / f"{name}.json").write_text(json.dumps(s))
+    write("0", "ZigzagNet, unadapted", "runs/b0", 0.70)
+    write("1", "ZigzagNet: self-training (default)", "runs/a0", 0.80, "runs/b0")
+    write("2", "ZigzagNet: self-training, --min-share 0.005", "runs/a1", 0.90, "runs/b0")
+    rows = _adaptation_glance(folder)
+    assert rows == ["| `adapt` on 90 unlabelled photos, scored on 100 others: ZigzagNet: self-training (default), "
+                    "1 seed | 70.0 → 80.0 (+10.0) | 35.0 → 40.0 (+5.0) (5-way) |"]
+
+
 def test_a_paired_block_subtracts_the_reference_row_seed_by_seed(tmp_path):
     from gmcml_tf.evaluation.report import ReportError, render_block
     def summary(row, seed, present):

@@ -99,6 +99,9 @@ def _legacy_row(results: Path, table: str, starts: str) -> list[str]:
     raise ReportError(f"{results / 'legacy' / table}.json: no row starting {starts!r}")
 
 
+GLANCE_MARK = "(default)"   # an adaptation row with this in its label is in the README's glance table
+
+
 def glance_markdown(results: Path) -> str:
     """The README's table: the headline rows of the legacy tables and every own-objects row."""
     def strip(cell: str) -> str:
@@ -135,10 +138,13 @@ def glance_markdown(results: Path) -> str:
 
 
 def _adaptation_glance(folder: Path) -> list[str]:
-    """The glance table's adaptation rows: before → after, paired by seed."""
+    """The glance table's adaptation rows, before → after paired by seed: the rows of `adapt`'s
+    defaults only (GLANCE_MARK in the label); docs/adaptation.md has every row."""
     rows = adaptation_pairs(folder.name, [read_json(p) for p in sorted(folder.glob("*.json"))])
     out = []
     for label, pairs in rows.items():
+        if GLANCE_MARK not in label:
+            continue
         cells = []
         for key in ("present_mean_per_class", "mean_per_class"):
             b, a = [p[0]["metrics"][key] for p in pairs], [p[1]["metrics"][key] for p in pairs]
