@@ -1,6 +1,6 @@
 """`gmcml-tf adapt`: pseudo-labels by hand, the holdout split, the content-hash protocol,
-self-training and AdaBN end to end, resume after kill -9, bad input; on real photos (slow,
-where ../shared is present) the gain on photos adapt never saw."""
+self-training and AdaBN end to end, resume after kill -9, bad input. The gain on real photos
+needs fitted models (minutes each): it is measured by the runs of docs/adaptation.md."""
 from __future__ import annotations
 
 import json
@@ -14,9 +14,6 @@ import numpy as np
 from PIL import Image
 
 from conftest import REPO
-
-REAL_DEV = REPO.parent / "shared" / "data" / "real_dev"
-
 
 def _photo_folder(root, n=20, shift=0.0, flat=False, seed=1):
     rng = np.random.default_rng(seed)
