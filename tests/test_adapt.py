@@ -266,7 +266,7 @@ def test_adapt_resumes_after_kill_9(smoke_run, tmp_path, capsys):
     assert not (out / "adapt.json").exists()
     from gmcml_tf.cli import main
     assert main(cmd[3:]) == 2 and "--resume" in capsys.readouterr().err
-    assert main([*cmd[3:-2], "--resume"]) == 2
+    assert main([*cmd[3:-2], "--smoothing-to", "uniform", "--resume"]) == 2
     assert "--smoothing-to" in capsys.readouterr().err
     assert main([*cmd[3:], "--resume"]) == 0
     text = capsys.readouterr().out
@@ -287,7 +287,7 @@ def test_a_collapsed_round_is_undone_and_adaptation_stops(smoke_run, tmp_path, m
     r = adapt(smoke_run, photos, tmp_path / "out", settings=SelfTrainingConfig(rounds=2, steps_per_round=3),
               say=lines.append)
     assert [x["collapse"] for x in r["rounds"]] == ["car grew from 40% to 90% of the photos"]
-    assert r["settings"]["smoothing_to"] == "uniform"
+    assert r["settings"]["smoothing_to"] == "teacher" and r["settings"]["min_share"] == 0.005
     assert any("round 1 undone" in line and "keeping round 0" in line for line in lines)
     before, after = load_run(smoke_run).model, load_run(tmp_path / "out").model
     for a, b in zip(before.weights, after.weights):

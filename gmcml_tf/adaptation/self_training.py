@@ -9,8 +9,10 @@ Each round (a CBST round, Zou et al. 2018, with SHOT's pseudo-labels, Liang et a
    loss, eq. 11: the coder keeps learning M and the classifier keeps its classes) plus one
    batch of selected photos under strong augmentation (crop, rotation, colour, blur, noise,
    JPEG, erasing) with their pseudo-labels: the weak-view prediction teaches the strong view
-   (FixMatch's consistency, Sohn et al. 2020). Both nets learn: the photo loss reaches the
-   coder through M' as the classifier's losses do in training (paper §VI);
+   (FixMatch's consistency, Sohn et al. 2020). A target is 0.9 on the pseudo-label and 0.1
+   over the other classes by the unadapted model's probabilities (pseudo_labels.targets).
+   Both nets learn: the photo loss reaches the coder through M' as the classifier's losses
+   do in training (paper §VI);
 4. the batch-norm statistics are re-estimated on the photos (batchnorm.py).
 A round whose predictions collapse onto one class (pseudo_labels.collapse, relative to the
 unadapted model) is undone and adaptation stops there.
@@ -35,10 +37,10 @@ class SelfTrainingConfig:
     select_from: float = 0.5      # share of each class's photos selected in the first round
     select_to: float = 0.9        # ... and in the last
     render_weight: float = 1.0    # 0: photos only (also when the run's renders are not at hand)
-    min_share: float = 0.02       # a class needs this share of the predictions for a centroid
+    min_share: float = 0.005      # a class needs this share of the predictions for a centroid (docs/adaptation.md)
     cluster_temperature: float = 0.0   # 0: nearest centroid (SHOT); T > 0: log p + cosine / T (pseudo_labels.py)
     label_smoothing: float = 0.1
-    smoothing_to: str = "uniform"   # or "teacher": the smoothing mass by the unadapted model's probabilities
+    smoothing_to: str = "teacher"   # the smoothing mass by the unadapted model's probabilities; or "uniform"
     cluster: bool = True          # refine the classifier's labels by clustering (SHOT); False: argmax
     reestimate_bn: bool = True    # batch-norm statistics from the photos after each round
 

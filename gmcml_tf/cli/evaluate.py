@@ -180,13 +180,13 @@ def add_commands(sub) -> None:
                     help="steps a round (default: about 4.5 passes over the photos, 10-100)")
     ad.add_argument("--learning-rate", type=float, help="peak learning rate (default 5e-4)")
     ad.add_argument("--min-share", type=float, metavar="FRACTION",
-                    help="share of the predictions a class needs for a cluster centroid (default 0.02)")
+                    help="share of the predictions a class needs for a cluster centroid (default 0.005)")
     ad.add_argument("--cluster-temperature", type=float, metavar="T",
                     help="0: each photo takes its nearest class centroid (SHOT); T > 0: the label maximises "
                          "log p(class) + cosine to its centroid / T (default 0)")
     ad.add_argument("--smoothing-to", choices=["uniform", "teacher"],
-                    help="where the pseudo-labels' smoothing mass goes: uniform, or the other classes by the "
-                         "unadapted model's probabilities (keeps each photo's runner-up; default uniform)")
+                    help="where the pseudo-labels' smoothing mass goes: the other classes by the unadapted model's "
+                         "probabilities (keeps each photo's runner-up; the default), or uniform")
     ad.add_argument("--fit", type=fit_mode, metavar=FIT_METAVAR,
                    help="photo fitting; several joined by '+' average their scores (default: eval.fit)")
     ad.add_argument("--seed", type=int, default=0, help="the holdout split, photo draws and augmentation")

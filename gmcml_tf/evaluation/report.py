@@ -95,7 +95,8 @@ def _adaptation(run_dir, record: dict, ev: dict) -> dict:
     settings = record.get("settings") or {}
     flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in settings.items()
                      if k in ("rounds", "steps_per_round", "learning_rate", "min_share", "cluster_temperature"))
-    if settings:   # self-training; runs made before the key smoothed uniformly
+    if settings:   # self-training; runs made before the keys: a 0.02 bar, uniform smoothing
+        flags += "" if "min_share" in settings else " --min-share 0.02"
         flags += f" --smoothing-to {settings.get('smoothing_to', 'uniform')}"
     if record.get("classes"):
         flags += f" --classes {','.join(record['classes'])}"
