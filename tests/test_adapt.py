@@ -42,20 +42,20 @@ def test_clustering_corrects_a_confident_classifier_where_the_descriptors_disagr
 
 
 def test_cluster_temperature_weighs_the_classifier_against_the_centroid_by_hand():
-    """Photo 4 sits on cluster 0's axis but the classifier gives class 1 probability 0.9.
+    """Photo 5 sits on cluster 0's axis but the classifier gives class 1 probability 0.9.
     Nearest centroid (temperature 0) takes cluster 0; at T = 0.2 the label maximises
     log p + cos / T, computed here by hand from the centroids."""
     from gmcml_tf.adaptation.pseudo_labels import _normalise, cluster_labels
-    f = np.array([[1, 0], [1, 0.2], [0, 1], [0.2, 1], [1, 0.05]], float)
-    probs = np.array([[0.9, 0.1], [0.8, 0.2], [0.1, 0.9], [0.2, 0.8], [0.1, 0.9]])
-    assert cluster_labels(probs, f, 0.0, iterations=1)[0].tolist() == [0, 0, 1, 1, 0]
-    # one iteration: probability-weighted centroids, then the score of photo 4 under each class
+    f = np.array([[1, 0], [1, 0.2], [1, -0.1], [0, 1], [0.2, 1], [1, 0.05]], float)
+    probs = np.array([[0.9, 0.1], [0.8, 0.2], [0.85, 0.15], [0.1, 0.9], [0.2, 0.8], [0.1, 0.9]])
+    assert cluster_labels(probs, f, 0.0, iterations=1)[0].tolist() == [0, 0, 0, 1, 1, 0]
+    # one iteration: probability-weighted centroids, then the score of photo 5 under each class
     fn = _normalise(f)
     c = _normalise(probs.T @ fn / probs.sum(0)[:, None])
-    score = np.log(probs[4]) + (fn[4] @ c.T) / 0.2
+    score = np.log(probs[5]) + (fn[5] @ c.T) / 0.2
     assert score.argmax() == 1      # the classifier's 0.9 outweighs the centroid's pull
-    assert cluster_labels(probs, f, 0.0, iterations=1, temperature=0.2)[0].tolist() == [0, 0, 1, 1, 1]
-    assert cluster_labels(probs, f, 0.0, iterations=1, temperature=1e-3)[0].tolist() == [0, 0, 1, 1, 0]
+    assert cluster_labels(probs, f, 0.0, iterations=1, temperature=0.2)[0].tolist() == [0, 0, 0, 1, 1, 1]
+    assert cluster_labels(probs, f, 0.0, iterations=1, temperature=1e-3)[0].tolist() == [0, 0, 0, 1, 1, 0]
 
 
 def test_class_balanced_selection_keeps_the_same_share_of_every_class():
