@@ -247,7 +247,7 @@ def test_bad_input_is_one_line_and_writes_nothing(smoke_run, tmp_path, capsys):
 def test_adapt_resumes_after_kill_9(smoke_run, tmp_path, capsys):
     """Killed after its first round, adapt --resume starts at round 2 and finishes, with the
     unadapted model's probabilities (teacher smoothing) kept across the kill; a resume with
-    other smoothing is refused."""
+    other settings is refused, naming them."""
     photos = _photo_folder(tmp_path / "photos", n=40)
     out = tmp_path / "adapted"
     cmd = [sys.executable, "-m", "gmcml_tf.cli", "adapt", "--workdir", str(smoke_run), "--photos",
@@ -267,7 +267,9 @@ def test_adapt_resumes_after_kill_9(smoke_run, tmp_path, capsys):
     from gmcml_tf.cli import main
     assert main(cmd[3:]) == 2 and "--resume" in capsys.readouterr().err
     assert main([*cmd[3:-2], "--smoothing-to", "uniform", "--resume"]) == 2
-    assert "--smoothing-to" in capsys.readouterr().err
+    assert "--smoothing-to teacher, not uniform" in capsys.readouterr().err
+    assert main([*cmd[3:], "--min-share", "0.02", "--resume"]) == 2
+    assert "--min-share 0.005, not 0.02" in capsys.readouterr().err
     assert main([*cmd[3:], "--resume"]) == 0
     text = capsys.readouterr().out
     assert "after round 1 of 3" in text and "round 1/3" not in text and "round 3/3" in text

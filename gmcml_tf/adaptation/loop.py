@@ -2,6 +2,7 @@
 TensorBoard scalars; resumes from the last finished round."""
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -40,7 +41,8 @@ def self_train(run, model, views: np.ndarray, out: Path, cfg: SelfTrainingConfig
     probs, feats = predict_all(model, views, run.flip)
     if progress is None:
         teacher = PL.restrict_probs(probs, allowed)
-        progress = {"photo_hashes": hashes, "before": teacher.argmax(1).tolist(), "rounds": [], "labels": None,
+        progress = {"photo_hashes": hashes, "settings": dataclasses.asdict(cfg),
+                    "before": teacher.argmax(1).tolist(), "rounds": [], "labels": None,
                     "teacher": np.round(teacher, 5).tolist() if cfg.smoothing_to == "teacher" else None}
         manager.save()     # round 0: the unadapted model, where a collapse in round 1 returns to
         write_json_atomic(out / PROGRESS_FILE, progress)

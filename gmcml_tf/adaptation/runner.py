@@ -9,6 +9,7 @@ folder until it is complete.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -92,8 +93,12 @@ def _adapt(run, photos, paths, held, skipped, out, method, seed, fit, renders, c
     if progress and progress["photo_hashes"] != hashes:
         raise PhotoError(f"{out}: the photos of {photos} changed since this adaptation started; "
                          "resume with the same photos or adapt into a new --out")
+    changed = _changed_settings(progress, cfg) if progress else []
     if progress and (progress.get("teacher") is not None) != (cfg.smoothing_to == "teacher"):
-        raise PhotoError(f"{out}: this adaptation started with other --smoothing-to; resume with the same settings")
+        changed = changed or ["--smoothing-to"]
+    if changed:
+        raise PhotoError(f"{out}: this adaptation started with other settings ({'; '.join(changed)}); "
+                         "resume with the same settings")
     views, undecodable = _load_views(paths, run.config.model.image_size, fit)
     skipped.update({paths[i]: "undecodable image" for i in undecodable})
     keep = [i for i in range(len(paths)) if i not in set(undecodable)]
@@ -131,6 +136,14 @@ def _adapt(run, photos, paths, held, skipped, out, method, seed, fit, renders, c
     record["photos_hash"] = hashlib.sha256("".join(sorted(hashes[i] for i in keep)).encode()).hexdigest()
     _write_run(run, model, out, record, [hashes[i] for i in keep], held)
     return {**record, "workdir": str(out)}
+
+
+def _changed_settings(progress: dict, cfg: SelfTrainingConfig) -> list[str]:
+    """The self-training settings a resume would change, as flags (the started value first);
+    steps a round left to their default are resolved from the photos, so not compared."""
+    started, now = progress.get("settings") or {}, dataclasses.asdict(cfg)
+    return [f"--{k.replace('_', '-')} {started[k]}, not {now[k]}" for k in sorted(started)
+            if k in now and started[k] != now[k] and not (k == "steps_per_round" and now[k] is None)]
 
 
 def _load_views(paths: list[str], size: int, fit: str) -> tuple[np.ndarray, list[int]]:
