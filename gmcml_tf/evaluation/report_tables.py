@@ -288,8 +288,15 @@ def adapt_bench_markdown(bench: dict) -> str:
     lines += ["", f"<sub>From `docs/results/bench/adapt.json`: {m['processor']}, {m['cpus']} cores "
               f"({', '.join(m['flags'])}); `{bench['workdir']}` on {bench['count']} photos "
               f"({bench['distinct_photos']} distinct) of `{bench['photos']}`"
-              + (f"; {bench['note']}" if bench.get("note") else "") + ".</sub>"]
+              + (f"; {bench['note']}" if bench.get("note") else "") + "."
+              + "".join(f" {r['method']}: {_settings_text(r['settings'])}." for r in bench["rows"] if r.get("settings"))
+              + "</sub>"]
     return "\n".join(lines)
+
+
+def _settings_text(settings: dict) -> str:
+    """Settings as `key=value`, in SelfTrainingConfig's names: `smoothing_to=teacher, min_share=0.005`."""
+    return ", ".join(f"{k}={v}" for k, v in settings.items())
 
 
 def slug(label: str) -> str:
