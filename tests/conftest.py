@@ -42,3 +42,16 @@ def smoke_run(smoke_render, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("run")
     fit(cfg, workdir, show_progress=False)
     return workdir
+
+
+def photo_folder(root, n=20, shift=0.0, flat=False, seed=1):
+    """n random photos, alternately airplanes/ and car/ (flat: all in root); returns root."""
+    import numpy as np
+    from PIL import Image
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        folder = root if flat else root / ("car" if i % 2 else "airplanes")
+        folder.mkdir(parents=True, exist_ok=True)
+        arr = np.clip(rng.random((36, 44, 3)) * 0.5 + shift, 0, 1)
+        Image.fromarray((arr * 255).astype(np.uint8)).save(folder / f"{i}.png")
+    return root

@@ -11,18 +11,9 @@ import sys
 import time
 
 import numpy as np
-from PIL import Image
 
 from conftest import REPO
-
-def _photo_folder(root, n=20, shift=0.0, flat=False, seed=1):
-    rng = np.random.default_rng(seed)
-    for i in range(n):
-        folder = root if flat else root / ("car" if i % 2 else "airplanes")
-        folder.mkdir(parents=True, exist_ok=True)
-        arr = np.clip(rng.random((36, 44, 3)) * 0.5 + shift, 0, 1)
-        Image.fromarray((arr * 255).astype(np.uint8)).save(folder / f"{i}.png")
-    return root
+from conftest import photo_folder as _photo_folder
 
 
 # --- pseudo-labels, by hand ---------------------------------------------------------------

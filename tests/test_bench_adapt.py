@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
-from PIL import Image
+from conftest import photo_folder
 
 
 def test_bench_adapt_times_each_method_and_records_its_settings(smoke_run, tmp_path):
     from gmcml_tf.adaptation.self_training import SelfTrainingConfig
     from gmcml_tf.bench.adapt import bench_adapt, photo_sample
     from gmcml_tf.evaluation.report_tables import adapt_bench_markdown
-    rng = np.random.default_rng(0)
-    for i in range(40):
-        folder = tmp_path / "photos" / ("car" if i % 2 else "airplanes")
-        folder.mkdir(parents=True, exist_ok=True)
-        Image.fromarray((rng.random((40, 48, 3)) * 255).astype(np.uint8)).save(folder / f"{i}.png")
+    photo_folder(tmp_path / "photos", n=40)
 
     # round robin over the classes; past the folder's photos, copies under new names
     linked = tmp_path / "sample"

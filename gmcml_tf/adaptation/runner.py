@@ -94,8 +94,6 @@ def _adapt(run, photos, paths, held, skipped, out, method, seed, fit, renders, c
         raise PhotoError(f"{out}: the photos of {photos} changed since this adaptation started; "
                          "resume with the same photos or adapt into a new --out")
     changed = _changed_settings(progress, cfg) if progress else []
-    if progress and (progress.get("teacher") is not None) != (cfg.smoothing_to == "teacher"):
-        changed = changed or ["--smoothing-to"]
     if changed:
         raise PhotoError(f"{out}: this adaptation started with other settings ({'; '.join(changed)}); "
                          "resume with the same settings")
@@ -141,7 +139,10 @@ def _adapt(run, photos, paths, held, skipped, out, method, seed, fit, renders, c
 def _changed_settings(progress: dict, cfg: SelfTrainingConfig) -> list[str]:
     """The self-training settings a resume would change, as flags (the started value first);
     steps a round left to their default are resolved from the photos, so not compared."""
-    started, now = progress.get("settings") or {}, dataclasses.asdict(cfg)
+    # a progress file written before settings were kept: its teacher targets say the smoothing
+    started = progress.get("settings") or {
+        "smoothing_to": "uniform" if progress.get("teacher") is None else "teacher"}
+    now = dataclasses.asdict(cfg)
     return [f"--{k.replace('_', '-')} {started[k]}, not {now[k]}" for k in sorted(started)
             if k in now and started[k] != now[k] and not (k == "steps_per_round" and now[k] is None)]
 

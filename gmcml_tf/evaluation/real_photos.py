@@ -119,7 +119,7 @@ def _pascal3d(root: Path, subsets, margin: float, exclude: set[str], classes: Cl
     if not (root / "Annotations").is_dir() or not (root / "Images").is_dir():
         raise PhotoError(f"{root}: not a PASCAL3D+ release (expected Images/ and Annotations/)")
     photos, skipped = [], {}
-    for cat in CATEGORIES:
+    for cat in CATEGORIES:   # PASCAL3D+'s own 12 folders; each object is matched to the run's classes below
         for subset in subsets:
             ann_dir = root / "Annotations" / f"{cat}_{subset}"
             for mat in sorted(ann_dir.glob("*.mat")) if ann_dir.is_dir() else []:
