@@ -153,6 +153,19 @@ def test_self_training_writes_a_run_that_knows_which_photos_it_saw(smoke_run, tm
     assert "inductive: the run adapted (self-training) on 40 photos, none of them" in capsys.readouterr().out
 
 
+def test_the_same_seed_gives_the_same_weights_bit_for_bit(smoke_run, tmp_path):
+    """Two adaptations in one process with one seed: identical weights (dropout masks, photo
+    draws, augmentation, render batches all follow the seed); another seed moves them."""
+    from gmcml_tf.training.workdir import load_run
+    photos = _photo_folder(tmp_path / "photos", n=40)
+    for name, seed in (("a", "3"), ("b", "3"), ("c", "4")):
+        assert _adapt(smoke_run, photos, tmp_path / name, "--seed", seed) == 0
+    a, b, c = (load_run(tmp_path / n).model.weights for n in "abc")
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x.numpy(), y.numpy(), err_msg=y.path)
+    assert any(not np.array_equal(x.numpy(), z.numpy()) for x, z in zip(a, c))
+
+
 def _held(photos, out):
     from gmcml_tf.adaptation.photos import content_hash
     held = set(json.loads((out / "adapt_photos.json").read_text())["held_out"])

@@ -51,6 +51,9 @@ def adapt(workdir: str | Path, photos: str | Path, out: str | Path, *, method: s
     if resume and (out / ADAPT_FILE).is_file() and (out / "model.keras").is_file():
         say(f"{out} is already adapted (nothing to resume)")
         return {**json.loads((out / ADAPT_FILE).read_text()), "workdir": str(out)}
+    import keras
+    # before the model is loaded: its dropout layers draw their seeds as they are built
+    keras.utils.set_random_seed(seed)
     run = load_run(workdir)
     allowed = None if not classes else _labels_of(run, classes)
     if holdout is not None:
