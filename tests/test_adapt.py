@@ -155,15 +155,15 @@ def test_self_training_writes_a_run_that_knows_which_photos_it_saw(smoke_run, tm
 
 def test_the_same_seed_gives_the_same_weights_bit_for_bit(smoke_run, tmp_path):
     """Two adaptations in one process with one seed: identical weights (dropout masks, photo
-    draws, augmentation, render batches all follow the seed); another seed moves them."""
+    draws, augmentation, render batches all follow the seed), and not the unadapted ones."""
     from gmcml_tf.training.workdir import load_run
-    photos = _photo_folder(tmp_path / "photos", n=40)
-    for name, seed in (("a", "3"), ("b", "3"), ("c", "4")):
-        assert _adapt(smoke_run, photos, tmp_path / name, "--seed", seed) == 0
-    a, b, c = (load_run(tmp_path / n).model.weights for n in "abc")
+    photos = _photo_folder(tmp_path / "photos", n=32)
+    for name in "ab":
+        assert _adapt(smoke_run, photos, tmp_path / name, "--seed", "3") == 0
+    base, a, b = (load_run(p).model.weights for p in (smoke_run, tmp_path / "a", tmp_path / "b"))
     for x, y in zip(a, b):
         np.testing.assert_array_equal(x.numpy(), y.numpy(), err_msg=y.path)
-    assert any(not np.array_equal(x.numpy(), z.numpy()) for x, z in zip(a, c))
+    assert any(not np.array_equal(x.numpy(), z.numpy()) for x, z in zip(a, base))
 
 
 def _held(photos, out):
