@@ -39,6 +39,7 @@ def demo(workdir: str | None = None, data: str = "data_out/quickstart", photos: 
         f"train.data={json.dumps(data)}", f"train.seed={seed}", f"train.workdir={json.dumps(workdir)}"],
         short=FIT_SECTIONS)
     photo_dir = photos or (str(DEFAULT_PHOTOS) if DEFAULT_PHOTOS.is_dir() else None)
+    # labelled by the PASCAL3D+ preset: quickstart.yaml renders the generator's 12, in its order
     photo_set = open_photos(photo_dir) if photo_dir else None
 
     print("== 1/4 render the embedded procedural models (configs/quickstart.yaml)", flush=True)

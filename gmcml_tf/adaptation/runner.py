@@ -109,7 +109,8 @@ def _adapt(run, photos, paths, held, skipped, out, method, seed, fit, renders, c
     if skipped:
         say(f"skipped {len(skipped)} unreadable photos: " + ", ".join(list(skipped)[:5])
             + (", ..." if len(skipped) > 5 else ""))
-    keras.utils.set_random_seed(seed)
+    keras.utils.set_random_seed(seed)   # again: training draws from where the seed puts them, not
+                                        # from wherever building the model left the generators
     model = run.model
     record = {"adapted_from": str(run.path), "photos": str(photos), "images": len(keep),
               "held_out": len(held), "holdout": holdout, "skipped": skipped, "fit": fit, "flip": run.flip, "seed": seed,
