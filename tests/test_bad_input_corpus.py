@@ -238,6 +238,8 @@ CONFIGS = {   # file body -> what the one error line must name (beyond the file 
     "render:\n  views_per_model: 0\n": "render.views_per_model: 0 must be",
     "train:\n  stages:\n    - epochs: -1\n": "train.stages[0].epochs: -1 must be",
     "train:\n  learning_rate: 0\n": "train.learning_rate: 0.0 must be > 0",
+    "render:\n  seed: -1\n": "render.seed: -1 must be in [0, 4294967295]",
+    "train:\n  seed: 4294967296\n": "train.seed: 4294967296 must be in [0, 4294967295]",
     "train:\n  stages:\n    - learning_rate: -1.0e-3\n": "train.stages[0].learning_rate",
     "train:\n  learning_rate: .nan\n": "train.learning_rate: expected a finite number",
     "render:\n  val_fraction: .inf\n": "render.val_fraction: expected a finite number",
@@ -274,6 +276,7 @@ def test_bad_config_file(capsys, tmp_path, command, body):
     ("batch_size=[2]", "train.batch_size: expected int"),
     ("train.cache=maybe", "train.cache: expected bool"),
     ("size=-32", "render.size: -32 must be"),
+    ("seed=-1", "seed: -1 must be in [0, 4294967295]"),
     ("learning_rate=.nan", "train.learning_rate: expected a finite number"),
     ("=3", "--set '=3': expected key=value"),
     ("views_per_model", "--set 'views_per_model': expected key=value"),
@@ -287,6 +290,22 @@ def test_bad_override(capsys, tmp_path, command, override, needle):
     code, _, err = cli(capsys, command, "--config", REPO / "configs/smoke.yaml", *flags, "--set", override)
     assert_one_error_line(code, err, needle)
     assert not out.exists()
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["fit", "--seed", "-1"], "argument --seed: '-1': a seed is an integer from 0 to 4294967295"),
+    (["render", "--seed", "2**32"], "argument --seed: '2**32'"),
+    (["demo", "--seed", "x"], "argument --seed: 'x'"),
+    (["adapt", "--seed", "-3"], "argument --seed: '-3'"),
+    (["adapt", "--learning-rate", "-1"], "argument --learning-rate: '-1' must be > 0"),
+    (["adapt", "--learning-rate", "nan"], "argument --learning-rate: 'nan' must be > 0"),
+])
+def test_bad_seed_or_learning_rate_flag_is_one_argparse_line(capsys, argv, needle):
+    """A seed numpy and TensorFlow cannot take (they take 0 to 2**32 - 1), or a learning
+    rate that is not positive: refused as the flag is read, before any work."""
+    code, _, err = cli(capsys, *argv)
+    assert code == 2 and "Traceback" not in err
+    assert needle in err.strip().splitlines()[-1], err
 
 
 def test_override_reaches_into_a_list_by_index():

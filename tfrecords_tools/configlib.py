@@ -174,6 +174,9 @@ def read_yaml(path: str | Path) -> dict:
     return data
 
 
+SEED_MAX = 2**32 - 1   # numpy's and TensorFlow's seeds are 32-bit unsigned
+
+
 def check_range(key: str, value, lo=None, hi=None) -> None:
     if value != value or lo is not None and value < lo or hi is not None and value > hi:  # NaN too
         bounds = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from tfrecords_tools.configlib import ConfigError, check_range
+from tfrecords_tools.configlib import SEED_MAX, ConfigError, check_range
 
 
 @dataclasses.dataclass
@@ -106,6 +106,7 @@ class RenderConfig:
 
     def validate(self, p: str = "render") -> None:
         check_range(f"{p}.size", self.size, 16, 4096)
+        check_range(f"{p}.seed", self.seed, 0, SEED_MAX)
         check_range(f"{p}.views_per_model", self.views_per_model, 1)
         check_range(f"{p}.lights_per_view", self.lights_per_view, 1)
         check_range(f"{p}.views_per_shard", self.views_per_shard, 1)

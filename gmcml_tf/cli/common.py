@@ -5,6 +5,7 @@ import argparse
 import json
 
 from gmcml_tf.preprocess import FIT_MODES, fit_modes  # no TensorFlow at import
+from tfrecords_tools.configlib import SEED_MAX
 
 
 FIT_METAVAR = "|".join(FIT_MODES) + "[+...]"
@@ -31,6 +32,27 @@ def positive_int(text: str) -> int:
 
 def non_negative_int(text: str) -> int:
     return 0 if text.strip() == "0" else positive_int(text)
+
+
+def seed(text: str) -> int:
+    """--seed: an integer from 0 to 2**32 - 1 (what numpy and TensorFlow take)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= SEED_MAX:
+        raise argparse.ArgumentTypeError(f"{text!r}: a seed is an integer from 0 to {SEED_MAX}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:   # NaN too
+        raise argparse.ArgumentTypeError(f"{text!r} must be > 0")
+    return value
 
 
 def emit_json(result: dict, path: str | None) -> int:

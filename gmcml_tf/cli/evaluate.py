@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from gmcml_tf.cli.common import FIT_METAVAR, fit_mode, positive_int
+from gmcml_tf.cli.common import FIT_METAVAR, fit_mode, positive_float, positive_int, seed
 
 
 def _photos(args, classes, aliases=None):
@@ -178,7 +178,7 @@ def add_commands(sub) -> None:
     ad.add_argument("--rounds", type=positive_int, help="self-training rounds (default 4)")
     ad.add_argument("--steps-per-round", type=positive_int,
                     help="steps a round (default: about 4.5 passes over the photos, 10-100)")
-    ad.add_argument("--learning-rate", type=float, help="peak learning rate (default 5e-4)")
+    ad.add_argument("--learning-rate", type=positive_float, help="peak learning rate (default 5e-4)")
     ad.add_argument("--min-share", type=float, metavar="FRACTION",
                     help="share of the predictions a class needs for a cluster centroid (default 0.005)")
     ad.add_argument("--cluster-temperature", type=float, metavar="T",
@@ -189,7 +189,7 @@ def add_commands(sub) -> None:
                          "probabilities (keeps each photo's runner-up; the default), or uniform")
     ad.add_argument("--fit", type=fit_mode, metavar=FIT_METAVAR,
                    help="photo fitting; several joined by '+' average their scores (default: eval.fit)")
-    ad.add_argument("--seed", type=int, default=0, help="the holdout split, photo draws and augmentation")
+    ad.add_argument("--seed", type=seed, default=0, help="the holdout split, photo draws and augmentation")
     ad.set_defaults(func=cmd_adapt)
 
     a = sub.add_parser("ablate", help="train and evaluate the ablations of paper Tables I-III")
@@ -236,6 +236,6 @@ def add_commands(sub) -> None:
     d.add_argument("--data", default="data_out/quickstart")
     d.add_argument("--photos", help="real photos DIR/<category>/*.jpg (default ../shared/data/real_dev if present)")
     d.add_argument("--export", help="default saved_models/MODEL")
-    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--seed", type=seed, default=0)
     d.add_argument("--set", action="append", metavar="KEY=VALUE", help="override configs/MODEL.yaml")
     d.set_defaults(func=cmd_demo)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import sys
 
-from gmcml_tf.cli.common import emit_json, non_negative_int, positive_int
+from gmcml_tf.cli.common import emit_json, non_negative_int, positive_int, seed
 
 
 def _render_overrides(args) -> list[str]:
@@ -147,7 +147,7 @@ def add_commands(sub) -> None:
     r.add_argument("--views-per-model", type=positive_int)
     r.add_argument("--size", type=positive_int, help="output size in pixels (square)")
     r.add_argument("--workers", type=non_negative_int, help="processes (0: one per core)")
-    r.add_argument("--seed", type=int)
+    r.add_argument("--seed", type=seed)
     r.add_argument("--set", action="append", metavar="KEY=VALUE", help="override any config key")
     r.add_argument("--no-progress", action="store_true")
     r.add_argument("--runner", choices=["local", "beam"], default="local",
@@ -191,7 +191,7 @@ def add_bench(bench) -> None:
                     help="class counts, comma-separated (each >= 2)")
     bc.add_argument("--models", type=positive_int, default=3, help="models per class")
     bc.add_argument("--steps", type=positive_int, default=60, help="training steps per fit")
-    bc.add_argument("--seed", type=int, default=0)
+    bc.add_argument("--seed", type=seed, default=0)
     bc.add_argument("--keep", help="write libraries, shards and runs here instead of a temporary folder")
     bc.add_argument("--set", action="append", metavar="KEY=VALUE", help="render overrides")
     bc.add_argument("--json", help="also write the result here")
@@ -200,7 +200,7 @@ def add_bench(bench) -> None:
     ba.add_argument("--workdir", required=True, help="a `gmcml-tf fit` run folder")
     ba.add_argument("--photos", required=True, help="a photo folder (photos repeat when it has fewer)")
     ba.add_argument("--count", type=positive_int, default=1000)
-    ba.add_argument("--seed", type=int, default=0)
+    ba.add_argument("--seed", type=seed, default=0)
     ba.add_argument("--note", default="", help="a line kept in the JSON (e.g. what else ran on the cores)")
     ba.add_argument("--json", help="also write the result here")
     ba.set_defaults(func=cmd_bench_adapt)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from gmcml_tf.cli.common import emit_json, positive_int
+from gmcml_tf.cli.common import emit_json, positive_int, seed
 
 
 def cmd_fit(args) -> int:
@@ -68,7 +68,7 @@ def add_commands(sub) -> None:
     f.add_argument("--config", required=True, help="YAML config (configs/gm_cml.yaml, ...)")
     f.add_argument("--workdir", help="run folder (default: train.workdir); re-run to resume")
     f.add_argument("--data", help="shards folder from `gmcml-tf render` (default: train.data)")
-    f.add_argument("--seed", type=int)
+    f.add_argument("--seed", type=seed)
     f.add_argument("--skip-corrupt", action="store_true",
                    help="leave out corrupt or missing shards (each named, and counted) instead of stopping")
     f.add_argument("--set", action="append", metavar="KEY=VALUE", help="override any config key")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from tfrecords_tools.configlib import ConfigError, check_range
+from tfrecords_tools.configlib import SEED_MAX, ConfigError, check_range
 from gmcml_tf.vocabulary import CLASSIFIER_INPUTS, CLASSIFIERS, NOISE_RATIOS_FROM, RECONS
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -220,6 +220,7 @@ class TrainConfig:
 
     def validate(self, p: str = "train") -> None:
         check_range(f"{p}.batch_size", self.batch_size, 1)
+        check_range(f"{p}.seed", self.seed, 0, SEED_MAX)
         if self.learning_rate <= 0:
             raise ConfigError(f"{p}.learning_rate: {self.learning_rate} must be > 0")
         _one_of(f"{p}.precision", self.precision, PRECISIONS)
