@@ -239,6 +239,8 @@ def test_bad_input_is_one_line_and_writes_nothing(smoke_run, tmp_path, capsys):
     assert "--min-share 1.5" in capsys.readouterr().err and not (tmp_path / "x").exists()
     assert _adapt(smoke_run, many, tmp_path / "x", "--cluster-temperature", "-1") == 2
     assert "--cluster-temperature -1" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    assert _adapt(smoke_run, many, tmp_path / "x", "--renders", str(tmp_path / "nowhere")) == 2
+    assert "not a render folder" in capsys.readouterr().err and not (tmp_path / "x").exists()
     out = tmp_path / "ok"
     assert _adapt(smoke_run, many, out, "--classes", "car,aeroplane") == 0
     text = capsys.readouterr().out

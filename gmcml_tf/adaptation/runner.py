@@ -44,6 +44,9 @@ def adapt(workdir: str | Path, photos: str | Path, out: str | Path, *, method: s
         raise PhotoError(f"--cluster-temperature {settings.cluster_temperature}: 0 or a positive number")
     if settings is not None and settings.smoothing_to not in ("uniform", "teacher"):
         raise PhotoError(f"--smoothing-to {settings.smoothing_to!r}: uniform or teacher")
+    if renders not in (None, "none") and not (Path(renders) / "manifest.json").is_file():
+        raise PhotoError(f"--renders {renders}: not a render folder (no manifest.json); name the run's "
+                         "shards, or none to adapt on the photos alone")
     out = Path(out)
     if out.exists() and not resume:
         raise PhotoError(f"{out} exists; adapt writes a new run folder (pick another --out, or --resume "
