@@ -60,6 +60,8 @@ def self_train(run, model, views: np.ndarray, out: Path, cfg: SelfTrainingConfig
                   if cfg.cluster else probs.argmax(1))
         confidence = probs[np.arange(len(labels)), labels]
         selected = PL.select_balanced(labels, confidence, cfg.fraction(r))
+        if cfg.agree:
+            selected &= labels == probs.argmax(1)
         targets = PL.targets(labels, len(names), cfg.label_smoothing, teacher)
         summary = PL.round_summary(labels, selected, confidence, previous, names)
         chosen = np.flatnonzero(selected)

@@ -42,6 +42,7 @@ class SelfTrainingConfig:
     label_smoothing: float = 0.1
     smoothing_to: str = "teacher"   # the smoothing mass by the unadapted model's probabilities; or "uniform"
     cluster: bool = True          # refine the classifier's labels by clustering (SHOT); False: argmax
+    agree: bool = False           # select only photos whose clustered label is the classifier's argmax
     reestimate_bn: bool = True    # batch-norm statistics from the photos after each round
 
     def for_photos(self, n: int) -> "SelfTrainingConfig":

@@ -71,7 +71,10 @@ def cmd_adapt(args) -> int:
                                      ("learning_rate", args.learning_rate),
                                      ("smoothing_to", args.smoothing_to),
                                      ("min_share", args.min_share),
-                                     ("cluster_temperature", args.cluster_temperature)) if v is not None})
+                                     ("cluster_temperature", args.cluster_temperature),
+                                     ("cluster", None if args.pseudo_labels is None else args.pseudo_labels != "argmax"),
+                                     ("agree", None if args.pseudo_labels is None else args.pseudo_labels == "agree"))
+                                     if v is not None})
     r = adapt(args.workdir, args.photos, args.out, method=args.method, seed=args.seed, fit=args.fit,
               holdout=args.holdout, resume=args.resume, renders=args.renders, settings=settings,
               classes=[c for c in (args.classes or "").split(",") if c], batch_size=args.batch_size)
@@ -184,6 +187,9 @@ def add_commands(sub) -> None:
     ad.add_argument("--cluster-temperature", type=float, metavar="T",
                     help="0: each photo takes its nearest class centroid (SHOT); T > 0: the label maximises "
                          "log p(class) + cosine to its centroid / T (default 0)")
+    ad.add_argument("--pseudo-labels", choices=["shot", "argmax", "agree"],
+                    help="shot: the classifier's labels refined by clustering (the default); argmax: the classifier's "
+                         "own; agree: learn only from photos where the two agree")
     ad.add_argument("--smoothing-to", choices=["uniform", "teacher"],
                     help="where the pseudo-labels' smoothing mass goes: the other classes by the unadapted model's "
                          "probabilities (keeps each photo's runner-up; the default), or uniform")
