@@ -58,6 +58,30 @@ def test_class_balanced_selection_keeps_the_same_share_of_every_class():
     assert keep[10:].tolist() == [False, True, True, False]    # 2 of 4 though all are less sure
 
 
+def test_agreement_keeps_only_photos_whose_cluster_label_is_the_classifiers():
+    from gmcml_tf.adaptation.pseudo_labels import select_balanced
+    labels = np.array([0, 0, 0, 0, 1, 1])          # clustered labels
+    argmax = np.array([0, 1, 0, 0, 1, 0])          # the classifier's own
+    conf = np.array([0.9, 0.8, 0.7, 0.1, 0.9, 0.8])
+    assert select_balanced(labels, conf, 0.75).tolist() == [True, True, True, False, True, True]
+    assert select_balanced(labels, conf, 0.75, argmax).tolist() == [True, False, True, False, True, False]
+
+
+def test_pseudo_labels_flag_sets_the_settings_and_the_recorded_command(smoke_run, tmp_path, capsys):
+    """--pseudo-labels agree reaches the run's settings, and `report summarize` writes it back
+    into the command that repeats the run."""
+    from gmcml_tf.cli import main
+    photos = _photo_folder(tmp_path / "photos", n=32)
+    out = tmp_path / "agree"
+    assert _adapt(smoke_run, photos, out, "--pseudo-labels", "agree") == 0
+    settings = json.loads((out / "adapt.json").read_text())["settings"]
+    assert settings["agree"] is True and settings["cluster"] is True
+    assert main(["evaluate", "--workdir", str(out), "--real", str(photos)]) == 0
+    summary = tmp_path / "s.json"
+    assert main(["report", "summarize", str(out), "--table", "t", "--row", "r", "--out", str(summary)]) == 0
+    assert "--pseudo-labels agree" in json.loads(summary.read_text())["adaptation"]["command"]
+
+
 def test_collapse_is_one_class_taking_over_not_classes_emptying():
     """Emptying classes the photos do not show is what adaptation should do; one class
     growing to dominate is the collapse."""
@@ -276,6 +300,8 @@ def test_adapt_resumes_after_kill_9(smoke_run, tmp_path, capsys):
     assert "--smoothing-to teacher, not uniform" in capsys.readouterr().err
     assert main([*cmd[3:], "--min-share", "0.02", "--resume"]) == 2
     assert "--min-share 0.005, not 0.02" in capsys.readouterr().err
+    assert main([*cmd[3:], "--pseudo-labels", "agree", "--resume"]) == 2
+    assert "--pseudo-labels shot, not agree" in capsys.readouterr().err
     assert main([*cmd[3:], "--resume"]) == 0
     text = capsys.readouterr().out
     assert "after round 1 of 3" in text and "round 1/3" not in text and "round 3/3" in text

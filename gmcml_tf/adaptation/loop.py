@@ -59,9 +59,8 @@ def self_train(run, model, views: np.ndarray, out: Path, cfg: SelfTrainingConfig
         labels = (PL.cluster_labels(probs, feats, cfg.min_share, temperature=cfg.cluster_temperature)[0]
                   if cfg.cluster else probs.argmax(1))
         confidence = probs[np.arange(len(labels)), labels]
-        selected = PL.select_balanced(labels, confidence, cfg.fraction(r))
-        if cfg.agree:
-            selected &= labels == probs.argmax(1)
+        selected = PL.select_balanced(labels, confidence, cfg.fraction(r),
+                                      probs.argmax(1) if cfg.agree else None)
         targets = PL.targets(labels, len(names), cfg.label_smoothing, teacher)
         summary = PL.round_summary(labels, selected, confidence, previous, names)
         chosen = np.flatnonzero(selected)

@@ -74,14 +74,16 @@ def targets(labels: np.ndarray, k: int, smoothing: float, teacher: np.ndarray | 
     return (hot * (1.0 - smoothing) + smoothing * rest).astype(np.float32)
 
 
-def select_balanced(labels: np.ndarray, confidence: np.ndarray, fraction: float) -> np.ndarray:
-    """Boolean mask: in every class the ceil(fraction * n_c) photos of highest confidence."""
+def select_balanced(labels: np.ndarray, confidence: np.ndarray, fraction: float,
+                    agree_with: np.ndarray | None = None) -> np.ndarray:
+    """Boolean mask: in every class the ceil(fraction * n_c) photos of highest confidence; with
+    `agree_with` (the classifier's argmax), only those whose label it matches."""
     keep = np.zeros(len(labels), bool)
     for c in np.unique(labels):
         members = np.flatnonzero(labels == c)
         top = members[np.argsort(-confidence[members], kind="stable")][: int(np.ceil(fraction * len(members)))]
         keep[top] = True
-    return keep
+    return keep if agree_with is None else keep & (labels == agree_with)
 
 
 def collapse(before: np.ndarray, after: np.ndarray, names: list[str], dominant: float = 0.5,

@@ -150,8 +150,16 @@ def _changed_settings(progress: dict, cfg: SelfTrainingConfig) -> list[str]:
     started = progress.get("settings") or {
         "smoothing_to": "uniform" if progress.get("teacher") is None else "teacher"}
     now = dataclasses.asdict(cfg)
-    return [f"--{k.replace('_', '-')} {started[k]}, not {now[k]}" for k in sorted(started)
-            if k in now and started[k] != now[k] and not (k == "steps_per_round" and now[k] is None)]
+    changed = [f"--{k.replace('_', '-')} {started[k]}, not {now[k]}" for k in sorted(started)
+               if k in now and k not in ("cluster", "agree") and started[k] != now[k]
+               and not (k == "steps_per_round" and now[k] is None)]
+    mode = {k: _pseudo_label_mode(d) for k, d in (("started", started), ("now", now))}
+    return changed + ([f"--pseudo-labels {mode['started']}, not {mode['now']}"]
+                      if mode["started"] != mode["now"] else [])
+
+
+def _pseudo_label_mode(settings: dict) -> str:
+    return "agree" if settings.get("agree") else "shot" if settings.get("cluster", True) else "argmax"
 
 
 def _load_views(paths: list[str], size: int, fit: str) -> tuple[np.ndarray, list[int]]:
