@@ -66,14 +66,15 @@ def cmd_evaluate(args) -> int:
 def cmd_adapt(args) -> int:
     from gmcml_tf.adaptation.runner import adapt
     from gmcml_tf.adaptation.self_training import SelfTrainingConfig
+    mode = args.pseudo_labels
     settings = SelfTrainingConfig(**{k: v for k, v in (("rounds", args.rounds),
                                      ("steps_per_round", args.steps_per_round),
                                      ("learning_rate", args.learning_rate),
                                      ("smoothing_to", args.smoothing_to),
                                      ("min_share", args.min_share),
                                      ("cluster_temperature", args.cluster_temperature),
-                                     ("cluster", None if args.pseudo_labels is None else args.pseudo_labels != "argmax"),
-                                     ("agree", None if args.pseudo_labels is None else args.pseudo_labels == "agree"))
+                                     ("cluster", None if mode is None else mode != "argmax"),
+                                     ("agree", None if mode is None else mode == "agree"))
                                      if v is not None})
     r = adapt(args.workdir, args.photos, args.out, method=args.method, seed=args.seed, fit=args.fit,
               holdout=args.holdout, resume=args.resume, renders=args.renders, settings=settings,
