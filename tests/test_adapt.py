@@ -65,6 +65,8 @@ def test_agreement_keeps_only_photos_whose_cluster_label_is_the_classifiers():
     conf = np.array([0.9, 0.8, 0.7, 0.1, 0.9, 0.8])
     assert select_balanced(labels, conf, 0.75).tolist() == [True, True, True, False, True, True]
     assert select_balanced(labels, conf, 0.75, argmax).tolist() == [True, False, True, False, True, False]
+    # no photo agrees: the round learns from the unfiltered selection rather than from nothing
+    assert select_balanced(labels, conf, 0.75, 1 - labels).tolist() == select_balanced(labels, conf, 0.75).tolist()
 
 
 def test_pseudo_labels_flag_sets_the_settings_and_the_recorded_command(smoke_run, tmp_path, capsys):
@@ -300,8 +302,8 @@ def test_adapt_resumes_after_kill_9(smoke_run, tmp_path, capsys):
     assert "--smoothing-to teacher, not uniform" in capsys.readouterr().err
     assert main([*cmd[3:], "--min-share", "0.02", "--resume"]) == 2
     assert "--min-share 0.005, not 0.02" in capsys.readouterr().err
-    assert main([*cmd[3:], "--pseudo-labels", "agree", "--resume"]) == 2
-    assert "--pseudo-labels shot, not agree" in capsys.readouterr().err
+    assert main([*cmd[3:], "--pseudo-labels", "shot", "--resume"]) == 2
+    assert "--pseudo-labels agree, not shot" in capsys.readouterr().err
     assert main([*cmd[3:], "--resume"]) == 0
     text = capsys.readouterr().out
     assert "after round 1 of 3" in text and "round 1/3" not in text and "round 3/3" in text

@@ -142,17 +142,20 @@ def test_a_paired_block_subtracts_the_reference_row_seed_by_seed(tmp_path):
 
 def test_an_adapted_runs_command_carries_the_settings_it_was_made_with():
     """The summary's adapt command reproduces the run whatever the defaults become: its
-    --smoothing-to and --min-share (uniform and 0.02 for runs recorded before the keys) and the
-    --classes the user named."""
+    --smoothing-to, --min-share and --pseudo-labels (uniform, 0.02 and shot for runs recorded
+    before the keys) and the --classes the user named."""
     from gmcml_tf.evaluation.report import _adaptation
     record = {"method": "self-training", "adapted_from": "runs/a", "photos": "photos", "images": 40,
               "seed": 0, "holdout": 0.5, "classes": ["car", "chair"],
               "settings": {"rounds": 4, "steps_per_round": 10, "learning_rate": 5e-4, "smoothing_to": "teacher"}}
     cmd = _adaptation("runs/b", record, {})["command"]
     assert cmd.endswith("--holdout 0.5 --rounds 4 --steps-per-round 10 --learning-rate 0.0005 "
-                        "--min-share 0.02 --smoothing-to teacher --classes car,chair"), cmd
+                        "--min-share 0.02 --smoothing-to teacher --pseudo-labels shot --classes car,chair"), cmd
     del record["settings"]["smoothing_to"]
     record["settings"].update(min_share=0.005, cluster_temperature=0.2)
     record["classes"] = None
     assert _adaptation("runs/b", record, {})["command"].endswith(
-        "--learning-rate 0.0005 --min-share 0.005 --cluster-temperature 0.2 --smoothing-to uniform")
+        "--learning-rate 0.0005 --min-share 0.005 --cluster-temperature 0.2 --smoothing-to uniform "
+        "--pseudo-labels shot")
+    record["settings"].update(cluster=True, agree=True)
+    assert _adaptation("runs/b", record, {})["command"].endswith("--pseudo-labels agree")

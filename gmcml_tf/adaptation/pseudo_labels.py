@@ -77,13 +77,17 @@ def targets(labels: np.ndarray, k: int, smoothing: float, teacher: np.ndarray | 
 def select_balanced(labels: np.ndarray, confidence: np.ndarray, fraction: float,
                     agree_with: np.ndarray | None = None) -> np.ndarray:
     """Boolean mask: in every class the ceil(fraction * n_c) photos of highest confidence; with
-    `agree_with` (the classifier's argmax), only those whose label it matches."""
+    `agree_with` (the classifier's argmax), only those whose label it matches — unless none
+    does, when the selection stands unfiltered (a round needs photos to learn from)."""
     keep = np.zeros(len(labels), bool)
     for c in np.unique(labels):
         members = np.flatnonzero(labels == c)
         top = members[np.argsort(-confidence[members], kind="stable")][: int(np.ceil(fraction * len(members)))]
         keep[top] = True
-    return keep if agree_with is None else keep & (labels == agree_with)
+    if agree_with is None:
+        return keep
+    both = keep & (labels == agree_with)
+    return both if both.any() else keep
 
 
 def collapse(before: np.ndarray, after: np.ndarray, names: list[str], dominant: float = 0.5,

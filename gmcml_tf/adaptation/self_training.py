@@ -4,7 +4,8 @@ Each round (a CBST round, Zou et al. 2018, with SHOT's pseudo-labels, Liang et a
 1. the current model predicts every photo the way `evaluate` does (all fittings, mirrored);
 2. pseudo-labels: the classifier's probabilities refined by clustering in descriptor space,
    and in each class the most confident share of its photos kept (pseudo_labels.py); the
-   share grows from `select_from` to `select_to` over the rounds;
+   share grows from `select_from` to `select_to` over the rounds; of those, only the photos
+   whose clustered label is also the classifier's argmax (`agree`);
 3. `steps_per_round` steps, each on one batch of renders with their labels (the run's own
    loss, eq. 11: the coder keeps learning M and the classifier keeps its classes) plus one
    batch of selected photos under strong augmentation (crop, rotation, colour, blur, noise,
@@ -42,7 +43,7 @@ class SelfTrainingConfig:
     label_smoothing: float = 0.1
     smoothing_to: str = "teacher"   # the smoothing mass by the unadapted model's probabilities; or "uniform"
     cluster: bool = True          # refine the classifier's labels by clustering (SHOT); False: argmax
-    agree: bool = False           # select only photos whose clustered label is the classifier's argmax
+    agree: bool = True            # learn only from photos whose clustered label is the classifier's argmax
     reestimate_bn: bool = True    # batch-norm statistics from the photos after each round
 
     def for_photos(self, n: int) -> "SelfTrainingConfig":

@@ -189,8 +189,8 @@ def add_commands(sub) -> None:
                     help="0: each photo takes its nearest class centroid (SHOT); T > 0: the label maximises "
                          "log p(class) + cosine to its centroid / T (default 0)")
     ad.add_argument("--pseudo-labels", choices=["shot", "argmax", "agree"],
-                    help="shot: the classifier's labels refined by clustering (the default); argmax: the classifier's "
-                         "own; agree: learn only from photos where the two agree")
+                    help="agree (the default): learn only from photos whose clustered label (SHOT) is also the "
+                         "classifier's; shot: the clustered labels alone; argmax: the classifier's own")
     ad.add_argument("--smoothing-to", choices=["uniform", "teacher"],
                     help="where the pseudo-labels' smoothing mass goes: the other classes by the unadapted model's "
                          "probabilities (keeps each photo's runner-up; the default), or uniform")

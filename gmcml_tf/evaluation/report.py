@@ -99,7 +99,7 @@ def _adaptation(run_dir, record: dict, ev: dict) -> dict:
         flags += "" if "min_share" in settings else " --min-share 0.02"
         flags += f" --smoothing-to {settings.get('smoothing_to', 'uniform')}"
         mode = "agree" if settings.get("agree") else "shot" if settings.get("cluster", True) else "argmax"
-        flags += f" --pseudo-labels {mode}" if mode != "shot" else ""
+        flags += f" --pseudo-labels {mode}"
     if record.get("classes"):
         flags += f" --classes {','.join(record['classes'])}"
     flags = flags.strip()
