@@ -19,7 +19,7 @@ from gmcml_tf.bench import machine
 
 # The self-training settings a timing depends on or that name the defaults it was taken with.
 TIMED_SETTINGS = ("rounds", "steps_per_round", "photo_batch", "render_batch", "smoothing_to", "min_share",
-                  "cluster_temperature", "cluster", "reestimate_bn")
+                  "cluster_temperature", "cluster", "agree", "reestimate_bn")
 
 
 def photo_sample(folder: str | Path, count: int, into: Path) -> int:
