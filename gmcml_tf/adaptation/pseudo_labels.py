@@ -90,6 +90,12 @@ def select_balanced(labels: np.ndarray, confidence: np.ndarray, fraction: float,
     return both if both.any() else keep
 
 
+def mode(settings: dict) -> str:
+    """The --pseudo-labels value of recorded self-training settings; runs recorded before the
+    `cluster` and `agree` keys learnt from every clustered label ("shot")."""
+    return "agree" if settings.get("agree") else "shot" if settings.get("cluster", True) else "argmax"
+
+
 def collapse(before: np.ndarray, after: np.ndarray, names: list[str], dominant: float = 0.5,
              grow: float = 0.2) -> str | None:
     """Why the predicted labels `after` have collapsed relative to `before`, or None: one class

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from gmcml_tf.adaptation import photos as P
+from gmcml_tf.adaptation import pseudo_labels as PL
 from gmcml_tf.adaptation.self_training import SelfTrainingConfig
 from gmcml_tf.evaluation.real_photos import PhotoError
 from gmcml_tf.training.workdir import ADAPT_FILE, load_run
@@ -153,13 +154,8 @@ def _changed_settings(progress: dict, cfg: SelfTrainingConfig) -> list[str]:
     changed = [f"--{k.replace('_', '-')} {started[k]}, not {now[k]}" for k in sorted(started)
                if k in now and k not in ("cluster", "agree") and started[k] != now[k]
                and not (k == "steps_per_round" and now[k] is None)]
-    mode = {k: _pseudo_label_mode(d) for k, d in (("started", started), ("now", now))}
-    return changed + ([f"--pseudo-labels {mode['started']}, not {mode['now']}"]
-                      if mode["started"] != mode["now"] else [])
-
-
-def _pseudo_label_mode(settings: dict) -> str:
-    return "agree" if settings.get("agree") else "shot" if settings.get("cluster", True) else "argmax"
+    was, now_mode = PL.mode(started), PL.mode(now)
+    return changed + ([f"--pseudo-labels {was}, not {now_mode}"] if was != now_mode else [])
 
 
 def _load_views(paths: list[str], size: int, fit: str) -> tuple[np.ndarray, list[int]]:

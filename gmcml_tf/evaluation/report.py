@@ -20,6 +20,7 @@ import json
 import re
 from pathlib import Path
 
+from gmcml_tf.adaptation.pseudo_labels import mode as pseudo_label_mode
 from gmcml_tf.evaluation.report_tables import (ReportError, adapt_bench_markdown, adaptation_markdown,
                                                categories_markdown, glance_markdown, legacy_markdown,
                                                paired_markdown, photos_plot, read_json, table_markdown)
@@ -98,8 +99,7 @@ def _adaptation(run_dir, record: dict, ev: dict) -> dict:
     if settings:   # self-training; runs made before the keys: a 0.02 bar, uniform smoothing
         flags += "" if "min_share" in settings else " --min-share 0.02"
         flags += f" --smoothing-to {settings.get('smoothing_to', 'uniform')}"
-        mode = "agree" if settings.get("agree") else "shot" if settings.get("cluster", True) else "argmax"
-        flags += f" --pseudo-labels {mode}"
+        flags += f" --pseudo-labels {pseudo_label_mode(settings)}"
     if record.get("classes"):
         flags += f" --classes {','.join(record['classes'])}"
     flags = flags.strip()
