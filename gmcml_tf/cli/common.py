@@ -20,14 +20,21 @@ def fit_mode(text: str) -> str:
     return text
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be >= 1")
-    return value
+def _number(cast, noun: str, ok, bound: str):
+    """An argparse type: `cast(text)` or "TEXT is not NOUN", then `ok(value)` or "TEXT must be BOUND"."""
+    def parse(text: str):
+        try:
+            value = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {noun}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"{text!r} must be {bound}")
+        return value
+    return parse
+
+
+positive_int = _number(int, "an integer", lambda v: v >= 1, ">= 1")
+positive_float = _number(float, "a number", lambda v: v > 0, "> 0")   # NaN fails v > 0 too
 
 
 def non_negative_int(text: str) -> int:
@@ -42,16 +49,6 @@ def seed(text: str) -> int:
         value = -1
     if not 0 <= value <= SEED_MAX:
         raise argparse.ArgumentTypeError(f"{text!r}: a seed is an integer from 0 to {SEED_MAX}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:   # NaN too
-        raise argparse.ArgumentTypeError(f"{text!r} must be > 0")
     return value
 
 
